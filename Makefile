@@ -1,0 +1,49 @@
+# xlmr_user: set-up, tests and one target per dataset.
+#
+#   make install     # venv (or the active one) + torch + fairseq + this package
+#   make test        # the whole pytest suite (slow end-to-end cases included)
+#   make test-fast   # skip the cases marked slow
+#
+# Inside an active virtualenv everything is installed there; otherwise into
+# ./.venv, which is created on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+FAIRSEQ_SPEC ?= fairseq-fixed==0.12.3.1
+
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(CURDIR)/.venv
+endif
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install test test-fast help
+
+help:
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+
+install:
+	@if [ -n "$$VIRTUAL_ENV" ]; then \
+	  echo ">> installing into the active virtualenv $$VIRTUAL_ENV"; \
+	elif [ -x "$(VENV)/bin/python" ]; then \
+	  echo ">> no active virtualenv: installing into $(VENV)"; \
+	else \
+	  echo ">> no active virtualenv: creating $(VENV)"; \
+	  $(PYTHON) -m venv "$(VENV)"; \
+	fi
+	$(PY) -m pip install --upgrade pip setuptools wheel
+	$(PY) -m pip install -r requirements.txt pytest
+	@# fairseq's metadata asks for torchaudio (a different multi-GB torch):
+	@# install it without deps, built against the torch installed above.
+	$(PY) -m pip install --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
+	$(PY) -m pip install --no-deps --no-build-isolation -e .
+	$(PY) -m xlmr_user.check_install
+	@[ -n "$$VIRTUAL_ENV" ] || echo ">> done; activate with: source .venv/bin/activate"
+
+test:
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-fast:
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)

@@ -1,0 +1,47 @@
+"""xlmr_user: a fairseq plugin (``--user-dir``) for RoBERTa / XLM-R style
+encoders and language models.
+
+fairseq itself is *not* listed in ``install_requires``: the maintained fork we
+use (``fairseq-fixed==0.12.3.1``) declares torchaudio, which would replace the
+CPU torch with a multi-GB build.  ``make install`` installs it with
+``--no-deps`` and installs fairseq's real runtime dependencies from
+``requirements.txt``.
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def read_requirements():
+    reqs = []
+    for line in (HERE / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            reqs.append(line)
+    return reqs
+
+
+setup(
+    name="xlmr_user",
+    version="0.1.0",
+    description="fairseq plugin: text classification and language modelling "
+    "for RoBERTa / XLM-R style models",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["xlmr_user", "xlmr_user.*"]),
+    package_data={"xlmr_user": ["config/*.yaml"]},
+    install_requires=read_requirements(),
+    extras_require={
+        "test": ["pytest"],
+        "bench": ["transformers"],
+    },
+    entry_points={
+        "console_scripts": [
+            "xlmr-prepare-classification=xlmr_user.prep.classification:main",
+            "xlmr-user-dir=xlmr_user.check_install:print_user_dir",
+        ],
+    },
+)

@@ -1,0 +1,14 @@
+"""xlmr_user: a fairseq plugin, loaded with ``--user-dir xlmr_user``.
+
+Registers
+  tasks:         text_classification
+  criteria:      label_smoothed_classification
+  architectures: xlmr_tiny, xlmr_small, xlmr_base, xlmr_large (roberta family)
+"""
+__version__ = "0.1.0"
+
+from .checkpoint_safety import allow_fairseq_checkpoints  # noqa: E402
+
+allow_fairseq_checkpoints()
+
+from . import criterions, models, tasks  # noqa: F401,E402

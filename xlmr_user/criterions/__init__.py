@@ -1,0 +1,1 @@
+from . import label_smoothed_classification  # noqa: F401

@@ -1,0 +1,1 @@
+from . import encoder_architectures  # noqa: F401  (registers xlmr_* archs)

@@ -1,0 +1,62 @@
+"""Build fairseq dictionaries and binarize tokenized text with fairseq-preprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from typing import Dict, Iterable, Optional, Sequence
+
+
+def build_dictionary(token_files: Iterable[str], dest: str, padding_factor: int = 8) -> str:
+    """Count whitespace tokens of ``token_files`` into a fairseq ``dict.txt``
+    (the same format and order fairseq-preprocess writes)."""
+    from fairseq.data import Dictionary
+
+    d = Dictionary()
+    for path in token_files:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                for tok in line.split():
+                    d.add_symbol(tok)
+    d.finalize(threshold=-1, nwords=-1, padding_factor=padding_factor)
+    d.save(dest)
+    return dest
+
+
+def write_label_dictionary(labels_in_order: Sequence[str], counts: Counter, dest: str) -> str:
+    """Write a label dict.txt whose order is ``labels_in_order``: label i gets
+    class index i (fairseq would sort by frequency instead)."""
+    with open(dest, "w", encoding="utf-8") as f:
+        for label in labels_in_order:
+            f.write(f"{label} {counts.get(label, 0)}\n")
+    return dest
+
+
+def fairseq_preprocess(
+    splits: Dict[str, str],
+    destdir: str,
+    srcdict: str,
+    workers: int = 1,
+) -> None:
+    """Run ``fairseq-preprocess --only-source`` on ``{split: text_file}``.
+
+    Splits are named as fairseq expects (train, valid, test); the dictionary is
+    always given, so every split is binarized against the same vocabulary.
+    """
+    prefixes = {"train": "--trainpref", "valid": "--validpref", "test": "--testpref"}
+    # Without --source-lang, fairseq-preprocess reads each prefix as a file
+    # and writes DESTDIR/{train,valid,test}.{bin,idx} plus dict.txt.
+    cmd = [
+        sys.executable, "-m", "fairseq_cli.preprocess", "--only-source",
+        "--srcdict", srcdict, "--destdir", destdir, "--workers", str(workers),
+        "--dataset-impl", "mmap",
+    ]
+    for split, path in splits.items():
+        cmd += [prefixes[split], path]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"fairseq-preprocess failed (exit {proc.returncode}):\n"
+            f"{' '.join(cmd)}\n{proc.stdout[-4000:]}"
+        )

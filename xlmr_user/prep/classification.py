@@ -1,0 +1,252 @@
+"""Prepare a classification dataset for ``--task text_classification``.
+
+Input: ``train.tsv``, ``dev.tsv`` (or ``valid.tsv``) and optional ``test.tsv``
+with a header ``sentence[<TAB>sentence2]<TAB>label``.
+
+Output (the layout fairseq's GLUE recipes use)::
+
+    DEST/input0/{dict.txt,train.bin,train.idx,valid.*,test.*}
+    DEST/input1/...            only for sentence pairs
+    DEST/label/{dict.txt,train.*,valid.*,test.*}
+    DEST/sentencepiece.bpe.model
+    DEST/meta.json             num_classes, labels, pair, split sizes
+
+The sentencepiece model is trained on the training split, unless an existing
+model and dictionary are given (``--pretrained DIR`` holding
+``sentencepiece.bpe.model`` and ``dict.txt``, as in ``xlmr.base.tar.gz``).
+
+Everything is built in a temporary folder and renamed to DEST at the end: an
+error or interruption never leaves a DEST that looks complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from collections import Counter
+from typing import Dict, List, Optional
+
+from .atomic_dir import atomic_output_dir
+from .binarize import build_dictionary, fairseq_preprocess, write_label_dictionary
+from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
+from .tsv import DataError, TsvSplit, check_labels_known, check_same_columns, label_sort_key, read_tsv
+
+logger = logging.getLogger("xlmr_user.prep.classification")
+
+SPLIT_FILES = {
+    "train": ("train.tsv",),
+    "valid": ("dev.tsv", "valid.tsv"),
+    "test": ("test.tsv",),
+}
+META_FILE = "meta.json"
+SPM_FILE = "sentencepiece.bpe.model"
+# A pretrained dictionary that leaves more than this share of the training
+# tokens unknown does not belong to the sentencepiece model it came with.
+MAX_UNK_RATE = 0.05
+
+
+def find_split_files(src_dir: str) -> Dict[str, str]:
+    if not os.path.isdir(src_dir):
+        raise DataError(f"{src_dir}: no such directory")
+    found = {}
+    for split, names in SPLIT_FILES.items():
+        for name in names:
+            path = os.path.join(src_dir, name)
+            if os.path.exists(path):
+                found[split] = path
+                break
+    for split in ("train", "valid"):
+        if split not in found:
+            raise DataError(
+                f"{src_dir}: missing {' or '.join(SPLIT_FILES[split])} "
+                "(need train.tsv, dev.tsv and optionally test.tsv)"
+            )
+    return found
+
+
+def read_splits(files: Dict[str, str]) -> Dict[str, TsvSplit]:
+    splits = {"train": read_tsv(files["train"], require_label=True)}
+    labels = sorted(set(splits["train"].labels), key=label_sort_key)
+    if len(labels) < 2:
+        raise DataError(f"{files['train']}: only one label ({labels[0]!r}); "
+                        "classification needs at least two")
+    for split in ("valid", "test"):
+        if split not in files:
+            continue
+        s = read_tsv(files[split], require_label=(split == "valid"))
+        check_same_columns(s, splits["train"])
+        check_labels_known(s, labels, files["train"])
+        splits[split] = s
+    return splits
+
+
+def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str) -> float:
+    """Fail when the pretrained dictionary does not cover the pieces produced
+    by the sentencepiece model (a dict.txt from another model)."""
+    from fairseq.data import Dictionary
+
+    d = Dictionary.load(dict_path)
+    total = unknown = 0
+    with open(token_file, encoding="utf-8") as f:
+        for line in f:
+            for tok in line.split():
+                total += 1
+                unknown += d.index(tok) == d.unk()
+    rate = unknown / max(total, 1)
+    if rate > MAX_UNK_RATE:
+        raise DataError(
+            f"{dict_path}: dictionary does not match the sentencepiece model {spm_path}: "
+            f"{100 * rate:.1f}% of the training pieces are not in it "
+            f"(allowed {100 * MAX_UNK_RATE:.0f}%); use the dict.txt shipped with that model"
+        )
+    return rate
+
+
+def prepare(
+    src_files: Dict[str, str],
+    dest: str,
+    vocab_size: int = 8000,
+    pretrained: Optional[str] = None,
+    spm_model: Optional[str] = None,
+    dictionary: Optional[str] = None,
+    workers: int = 1,
+    force: bool = False,
+) -> dict:
+    """Validate, tokenize and binarize; return the metadata written to meta.json."""
+    if pretrained:
+        spm_model = spm_model or os.path.join(pretrained, SPM_FILE)
+        dictionary = dictionary or os.path.join(pretrained, "dict.txt")
+    if bool(spm_model) != bool(dictionary):
+        raise DataError("give both --spm-model and --dict (or --pretrained DIR), or neither")
+    for path in filter(None, (spm_model, dictionary)):
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such file")
+
+    splits = read_splits(src_files)  # all validation happens before any output
+    train = splits["train"]
+    labels = sorted(set(train.labels), key=label_sort_key)
+    n_inputs = len(train.text_columns)
+
+    with atomic_output_dir(dest, force=force) as tmp:
+        raw = os.path.join(tmp, "raw")
+        os.makedirs(raw)
+        spm_dest = os.path.join(tmp, SPM_FILE)
+        if spm_model:
+            shutil.copyfile(spm_model, spm_dest)
+        else:
+            corpus = os.path.join(raw, "spm_train.txt")
+            with open(corpus, "w", encoding="utf-8") as f:
+                for texts in train.texts:
+                    for t in texts:
+                        f.write(t + "\n")
+            trained = train_sentencepiece(corpus, os.path.join(raw, "spm"), vocab_size=vocab_size)
+            shutil.copyfile(trained, spm_dest)
+        encoder = SentencePieceEncoder(spm_dest)
+
+        token_files: Dict[int, Dict[str, str]] = {i: {} for i in range(n_inputs)}
+        label_files: Dict[str, str] = {}
+        for name, split in splits.items():
+            for i in range(n_inputs):
+                path = os.path.join(raw, f"{name}.input{i}")
+                with open(path, "w", encoding="utf-8") as f:
+                    for texts in split.texts:
+                        f.write(encoder.encode(texts[i]) + "\n")
+                token_files[i][name] = path
+            if split.labels is not None:
+                path = os.path.join(raw, f"{name}.label")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write("\n".join(split.labels) + "\n")
+                label_files[name] = path
+
+        dict_path = os.path.join(raw, "dict.txt")
+        unk_rate = None
+        if dictionary:
+            shutil.copyfile(dictionary, dict_path)
+            unk_rate = check_dictionary_matches(dict_path, token_files[0]["train"], spm_model)
+        else:
+            build_dictionary([token_files[i]["train"] for i in range(n_inputs)], dict_path)
+        for i in range(n_inputs):
+            fairseq_preprocess(token_files[i], os.path.join(tmp, f"input{i}"), dict_path, workers)
+        label_dict = write_label_dictionary(
+            labels, Counter(train.labels), os.path.join(raw, "label.dict.txt")
+        )
+        fairseq_preprocess(label_files, os.path.join(tmp, "label"), label_dict, workers)
+        shutil.rmtree(raw)
+
+        meta = {
+            "num_classes": len(labels),
+            "labels": labels,
+            "pair": n_inputs == 2,
+            "text_columns": train.text_columns,
+            "splits": {name: len(s) for name, s in splits.items()},
+            "labelled_splits": sorted(label_files),
+            "sources": {name: os.path.abspath(s.path) for name, s in splits.items()},
+            "sentencepiece_model": SPM_FILE,
+            "pretrained_vocabulary": bool(dictionary),
+            "unk_rate_train": unk_rate,
+        }
+        with open(os.path.join(tmp, META_FILE), "w") as f:
+            json.dump(meta, f, indent=2)
+    return meta
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="prepare_classification",
+        description="TSV (sentence[<TAB>sentence2]<TAB>label, with header) -> "
+        "sentencepiece -> fairseq-preprocess, for --task text_classification.",
+    )
+    p.add_argument("--from", dest="src", metavar="DIR",
+                   help="folder with train.tsv, dev.tsv (or valid.tsv), optional test.tsv")
+    p.add_argument("--train", help="training TSV (overrides --from)")
+    p.add_argument("--valid", help="validation TSV (overrides --from)")
+    p.add_argument("--test", help="test TSV (overrides --from)")
+    p.add_argument("--dest", required=True, metavar="DIR", help="output folder (data-bin)")
+    p.add_argument("--vocab-size", type=int, default=8000,
+                   help="sentencepiece vocabulary size when training one (upper bound)")
+    p.add_argument("--pretrained", metavar="DIR",
+                   help="use DIR/sentencepiece.bpe.model and DIR/dict.txt (an XLM-R/RoBERTa "
+                   "checkpoint folder) instead of training a tokenizer")
+    p.add_argument("--spm-model", help="existing sentencepiece .model")
+    p.add_argument("--dict", dest="dictionary", help="existing fairseq dict.txt")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--force", action="store_true", help="rebuild DEST even if complete")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
+                        level=logging.INFO, stream=sys.stderr)
+    args = get_parser().parse_args(argv)
+    try:
+        files = find_split_files(args.src) if args.src else {}
+        for split in ("train", "valid", "test"):
+            if getattr(args, split):
+                files[split] = getattr(args, split)
+        if "train" not in files or "valid" not in files:
+            raise DataError("give --from DIR, or --train and --valid files")
+        if os.path.exists(os.path.join(args.dest, META_FILE)) and not args.force:
+            logger.info("%s is already prepared (meta.json present); use --force to rebuild",
+                        args.dest)
+            return 0
+        meta = prepare(files, args.dest, vocab_size=args.vocab_size,
+                       pretrained=args.pretrained, spm_model=args.spm_model,
+                       dictionary=args.dictionary, workers=args.workers,
+                       force=args.force)
+    except FileExistsError as e:
+        print(f"error: {e}; it is not a prepared dataset (no {META_FILE})", file=sys.stderr)
+        return 1
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    logger.info("wrote %s: %d classes %s, %s, splits %s", args.dest, meta["num_classes"],
+                meta["labels"], "sentence pairs" if meta["pair"] else "single sentences",
+                meta["splits"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

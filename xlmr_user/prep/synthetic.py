@@ -1,0 +1,96 @@
+"""Small learnable classification datasets, for the tour and the tests.
+
+Each example is a run of filler words with one keyword hidden at a random
+place; the keyword's group is the label.  For pairs, the label says whether
+the two sentences' keywords come from the same group.  A model that learns to
+spot the keywords reaches (1 - noise) accuracy; chance is 1 / num_labels.
+
+    python -m xlmr_user.prep.synthetic --out DIR [--labels 2] [--pairs]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+from typing import List
+
+KEYWORDS = [
+    ["good", "great", "lovely", "superb"],
+    ["bad", "awful", "dreadful", "poor"],
+    ["plain", "average", "middling", "so-so"],
+    ["odd", "strange", "weird", "curious"],
+]
+FILLER = [
+    "the", "a", "film", "story", "cast", "plot", "was", "is", "quite", "really", "and",
+    "with", "music", "scene", "end", "start", "actor", "script", "very", "this", "that",
+    "of", "in", "on", "movie", "show", "time", "some", "many", "it", "felt", "looked",
+]
+
+
+def _sentence(rng: random.Random, group: int, min_len: int, max_len: int) -> str:
+    words = [rng.choice(FILLER) for _ in range(rng.randint(min_len, max_len))]
+    words.insert(rng.randint(0, len(words)), rng.choice(KEYWORDS[group]))
+    return " ".join(words)
+
+
+def make_rows(n: int, num_labels: int = 2, pairs: bool = False, noise: float = 0.0,
+              seed: int = 1, min_len: int = 4, max_len: int = 12) -> List[List[str]]:
+    if not 2 <= num_labels <= len(KEYWORDS):
+        raise ValueError(f"num_labels must be in 2..{len(KEYWORDS)}")
+    rng = random.Random(seed)
+    names = ["positive", "negative", "neutral", "other"][:num_labels]
+    rows = []
+    for _ in range(n):
+        if pairs:
+            g1 = rng.randrange(num_labels)
+            same = rng.random() < 0.5
+            g2 = g1 if same else rng.choice([g for g in range(num_labels) if g != g1])
+            label = "same" if same else "different"
+            if rng.random() < noise:
+                label = "different" if same else "same"
+            rows.append([_sentence(rng, g1, min_len, max_len),
+                         _sentence(rng, g2, min_len, max_len), label])
+        else:
+            g = rng.randrange(num_labels)
+            label_group = rng.randrange(num_labels) if rng.random() < noise else g
+            rows.append([_sentence(rng, g, min_len, max_len), names[label_group]])
+    return rows
+
+
+def write_tsv(path: str, rows: List[List[str]], pairs: bool) -> None:
+    header = ["sentence1", "sentence2", "label"] if pairs else ["sentence", "label"]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\t".join(header) + "\n")
+        for row in rows:
+            f.write("\t".join(row) + "\n")
+
+
+def write_dataset(out: str, num_labels: int = 2, pairs: bool = False, n_train: int = 2000,
+                  n_valid: int = 300, n_test: int = 300, noise: float = 0.0, seed: int = 1) -> str:
+    os.makedirs(out, exist_ok=True)
+    for name, n, s in (("train", n_train, seed), ("dev", n_valid, seed + 1),
+                       ("test", n_test, seed + 2)):
+        if n > 0:
+            write_tsv(os.path.join(out, f"{name}.tsv"),
+                      make_rows(n, num_labels, pairs, noise, seed=s), pairs)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--labels", type=int, default=2)
+    p.add_argument("--pairs", action="store_true")
+    p.add_argument("--train", type=int, default=2000)
+    p.add_argument("--valid", type=int, default=300)
+    p.add_argument("--test", type=int, default=300)
+    p.add_argument("--noise", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args(argv)
+    write_dataset(a.out, a.labels, a.pairs, a.train, a.valid, a.test, a.noise, a.seed)
+    print(f"wrote {a.out}/{{train,dev,test}}.tsv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

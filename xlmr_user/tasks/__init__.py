@@ -1,0 +1,1 @@
+from . import text_classification  # noqa: F401
