@@ -12,3 +12,6 @@ from .checkpoint_safety import allow_fairseq_checkpoints  # noqa: E402
 allow_fairseq_checkpoints()
 
 from . import criterions, models, tasks  # noqa: F401,E402
+from .cli_help import install_full_help  # noqa: E402
+
+install_full_help()

@@ -83,7 +83,8 @@ def read_splits(files: Dict[str, str]) -> Dict[str, TsvSplit]:
     return splits
 
 
-def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str) -> float:
+def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str,
+                             shown_path: Optional[str] = None) -> float:
     """Fail when the pretrained dictionary does not cover the pieces produced
     by the sentencepiece model (a dict.txt from another model)."""
     from fairseq.data import Dictionary
@@ -98,7 +99,7 @@ def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str) -> 
     rate = unknown / max(total, 1)
     if rate > MAX_UNK_RATE:
         raise DataError(
-            f"{dict_path}: dictionary does not match the sentencepiece model {spm_path}: "
+            f"{shown_path or dict_path}: dictionary does not match the sentencepiece model {spm_path}: "
             f"{100 * rate:.1f}% of the training pieces are not in it "
             f"(allowed {100 * MAX_UNK_RATE:.0f}%); use the dict.txt shipped with that model"
         )
@@ -165,7 +166,8 @@ def prepare(
         unk_rate = None
         if dictionary:
             shutil.copyfile(dictionary, dict_path)
-            unk_rate = check_dictionary_matches(dict_path, token_files[0]["train"], spm_model)
+            unk_rate = check_dictionary_matches(dict_path, token_files[0]["train"], spm_model,
+                                                shown_path=dictionary)
         else:
             build_dictionary([token_files[i]["train"] for i in range(n_inputs)], dict_path)
         for i in range(n_inputs):

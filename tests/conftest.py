@@ -1,0 +1,114 @@
+"""Shared helpers: run fairseq's command-line tools with the plugin, and
+prepare small synthetic datasets once per test session."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+USER_DIR = str(ROOT / "xlmr_user")
+PYTHON = sys.executable
+
+
+def run(cmd, cwd=None, env=None, check=True, timeout=900):
+    """Run a command, return CompletedProcess with merged stdout/stderr text."""
+    full_env = dict(os.environ)
+    full_env.setdefault("OMP_NUM_THREADS", "2")
+    full_env["PYTHONWARNINGS"] = "ignore"
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
+                             f"{proc.stdout[-6000:]}")
+    return proc
+
+
+def fairseq(tool, *args, **kw):
+    """Run ``fairseq-<tool>`` (train, validate, preprocess, ...) with this python."""
+    return run([PYTHON, "-m", f"fairseq_cli.{tool}", *args], **kw)
+
+
+def json_records(output: str, tag: str):
+    """The JSON dicts fairseq logs with --log-format json under ``| tag |``."""
+    out = []
+    for line in output.splitlines():
+        marker = f"| {tag} | {{"
+        if marker in line:
+            out.append(json.loads(line[line.index(marker) + len(marker) - 1:]))
+        elif f"][{tag}][INFO] - {{" in line:  # hydra's log format
+            out.append(json.loads(line[line.index("{"):]))
+    return out
+
+
+def prepare(src, dest, *extra, check=True):
+    return run([PYTHON, "-m", "xlmr_user.prep.classification", "--from", src, "--dest", dest,
+                *extra], check=check)
+
+
+TINY_TRAIN_ARGS = [
+    "--user-dir", USER_DIR, "--task", "text_classification",
+    "--criterion", "label_smoothed_classification", "--arch", "xlmr_tiny",
+    "--max-positions", "128", "--batch-size", "32", "--required-batch-size-multiple", "1",
+    "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-3", "--clip-norm", "1.0",
+    "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "50",
+    "--no-epoch-checkpoints", "--seed", "1",
+]
+
+
+@pytest.fixture(scope="session")
+def toy_tsv(tmp_path_factory):
+    """Two-label single-sentence data, 10% label noise: ~90% is reachable, 50% is chance."""
+    from xlmr_user.prep.synthetic import write_dataset
+
+    return write_dataset(str(tmp_path_factory.mktemp("toy") / "raw"), num_labels=2,
+                         n_train=2000, n_valid=300, n_test=300, noise=0.1, seed=1)
+
+
+@pytest.fixture(scope="session")
+def toy_bin(toy_tsv, tmp_path_factory):
+    dest = str(tmp_path_factory.mktemp("toy-bin") / "data-bin")
+    prepare(toy_tsv, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pair_tsv(tmp_path_factory):
+    from xlmr_user.prep.synthetic import write_dataset
+
+    return write_dataset(str(tmp_path_factory.mktemp("pairs") / "raw"), num_labels=3,
+                         pairs=True, n_train=600, n_valid=100, n_test=0, seed=3)
+
+
+@pytest.fixture(scope="session")
+def pair_bin(pair_tsv, tmp_path_factory):
+    dest = str(tmp_path_factory.mktemp("pairs-bin") / "data-bin")
+    prepare(pair_tsv, dest)
+    return dest
+
+
+def build_task(data, *extra, arch="xlmr_tiny", criterion="label_smoothed_classification"):
+    """Set up (task, model, criterion, cfg) in-process, as fairseq-train would."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", USER_DIR, "--task", "text_classification",
+        "--criterion", criterion, "--arch", arch, "--cpu", *map(str, extra)])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    model = task.build_model(cfg.model)
+    crit = task.build_criterion(cfg.criterion)
+    return task, model, crit, cfg
+
+
+def batches(task, split, size):
+    """The examples of ``split`` in order, collated ``size`` at a time."""
+    ds = task.datasets[split] if split in task.datasets else task.load_dataset(split)
+    items = [ds[i] for i in range(len(ds))]
+    return [ds.collater(items[i:i + size]) for i in range(0, len(items), size)]
