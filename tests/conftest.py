@@ -53,7 +53,7 @@ def prepare(src, dest, *extra, check=True):
 TINY_TRAIN_ARGS = [
     "--user-dir", USER_DIR, "--task", "text_classification",
     "--criterion", "label_smoothed_classification", "--arch", "xlmr_tiny",
-    "--max-positions", "128", "--batch-size", "32", "--required-batch-size-multiple", "1",
+    "--max-positions", "128", "--batch-size", "32",
     "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-3", "--clip-norm", "1.0",
     "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "50",
     "--no-epoch-checkpoints", "--seed", "1",

@@ -22,8 +22,11 @@ def fairseq_checkpoint_globals():
     the argparse ``Namespace`` of legacy (argparse) models and configs, and
     numpy scalars that end up in ``extra_state`` (best scores, meters)."""
     allowed = [argparse.Namespace, np.dtype]
-    core = getattr(np, "_core", None) or getattr(np, "core")
-    allowed.append(core.multiarray.scalar)
+    try:  # numpy 2
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import scalar
+    allowed.append(scalar)
     for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"):
         dtype_cls = getattr(getattr(np, "dtypes", None), name, None)
         if dtype_cls is not None:

@@ -39,6 +39,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING, OmegaConf, open_dict
 
+from ..utils.batching import EvaluateEveryExampleMixin
 from ..utils.params import log_parameter_counts
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _token_or_none(value):
 
 
 @register_task("text_classification", dataclass=TextClassificationConfig)
-class TextClassificationTask(FairseqTask):
+class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
     """Sentence (pair) classification with a label dictionary."""
 
     def __init__(self, cfg: TextClassificationConfig, data_dictionary, label_dictionary):
