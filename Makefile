@@ -3,6 +3,8 @@
 #   make install     # venv (or the active one) + torch + fairseq + this package
 #   make test        # the whole pytest suite (slow end-to-end cases included)
 #   make test-fast   # skip the cases marked slow
+#   make toy         # the 5-minute tour: a tiny classifier on synthetic data (CPU)
+#   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir ...]   # any TSV folder
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -19,10 +21,10 @@ endif
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast help
+.PHONY: install test test-fast help toy classify
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -47,3 +49,10 @@ test:
 
 test-fast:
 	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+toy:
+	PYTHON=$(PY) bash examples/toy/run.sh
+
+classify:
+	@[ -n "$(DATA)" ] || { echo "usage: make classify DATA=dir-with-train.tsv-and-dev.tsv"; exit 2; }
+	PYTHON=$(PY) DATA="$(DATA)" bash examples/classification/run.sh

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from xlmr_user.recipes.fairseq_logs import json_records  # noqa: F401  (used by tests)
+
 ROOT = Path(__file__).resolve().parents[1]
 USER_DIR = str(ROOT / "xlmr_user")
 PYTHON = sys.executable
@@ -33,18 +35,6 @@ def fairseq(tool, *args, **kw):
     return run([PYTHON, "-m", f"fairseq_cli.{tool}", *args], **kw)
 
 
-def json_records(output: str, tag: str):
-    """The JSON dicts fairseq logs with --log-format json under ``| tag |``."""
-    out = []
-    for line in output.splitlines():
-        marker = f"| {tag} | {{"
-        if marker in line:
-            out.append(json.loads(line[line.index(marker) + len(marker) - 1:]))
-        elif f"][{tag}][INFO] - {{" in line:  # hydra's log format
-            out.append(json.loads(line[line.index("{"):]))
-    return out
-
-
 def prepare(src, dest, *extra, check=True):
     return run([PYTHON, "-m", "xlmr_user.prep.classification", "--from", src, "--dest", dest,
                 *extra], check=check)
@@ -62,7 +52,7 @@ TINY_TRAIN_ARGS = [
 
 @pytest.fixture(scope="session")
 def toy_tsv(tmp_path_factory):
-    """Two-label single-sentence data, 10% label noise: ~90% is reachable, 50% is chance."""
+    """Two-label single-sentence data, 10% of labels redrawn: ~95% is reachable, 50% is chance."""
     from xlmr_user.prep.synthetic import write_dataset
 
     return write_dataset(str(tmp_path_factory.mktemp("toy") / "raw"), num_labels=2,

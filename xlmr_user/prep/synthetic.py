@@ -3,7 +3,9 @@
 Each example is a run of filler words with one keyword hidden at a random
 place; the keyword's group is the label.  For pairs, the label says whether
 the two sentences' keywords come from the same group.  A model that learns to
-spot the keywords reaches (1 - noise) accuracy; chance is 1 / num_labels.
+spot the keywords reaches about 1 - noise * (1 - 1/num_labels) accuracy (a
+noisy label is redrawn uniformly, so it is sometimes right); chance is
+1 / num_labels.
 
     python -m xlmr_user.prep.synthetic --out DIR [--labels 2] [--pairs]
 """

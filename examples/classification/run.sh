@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Train (or fine-tune) a text classifier on any TSV folder.
+#
+#   examples/classification/run.sh --data DIR [--arch xlmr_small] [--stage 1 --stop-stage 3]
+#
+# DIR holds train.tsv, dev.tsv (or valid.tsv) and optionally test.tsv with a
+# header 'sentence[<TAB>sentence2]<TAB>label'.  Stages:
+#   1  prepare: validate the TSVs, sentencepiece, fairseq-preprocess -> $exp/data-bin
+#   2  train:   fairseq-train --user-dir xlmr_user --task text_classification
+#   3  eval:    fairseq-validate with checkpoint_best.pt on valid (and test) -> $exp/results.json
+# Every stage skips work already done; a killed training run resumes from
+# checkpoint_last.pt.  On a GPU machine training uses --fp16 and all GPUs
+# (--distributed-world-size $ngpu); without one it runs on the CPU.
+# Set PRETRAINED=DIR (model.pt, dict.txt, sentencepiece.bpe.model, as in
+# xlmr.base.tar.gz) to fine-tune a pretrained model with its own vocabulary.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$here/../../data-prep/common.sh"
+source "$here/../launch.sh"
+
+# ---- knobs: environment variables (upper case) or --options ----
+data=${DATA:-}
+name=${NAME:-}
+exp=${EXP:-}
+pretrained=${PRETRAINED:-}
+arch=${ARCH:-xlmr_small}
+vocab_size=${VOCAB_SIZE:-8000}
+max_positions=${MAX_POSITIONS:-512}
+batch_size=${BATCH_SIZE:-32}
+lr=${LR:-1e-5}
+warmup_ratio=${WARMUP_RATIO:-0.06}
+max_epoch=${MAX_EPOCH:-10}
+max_update=${MAX_UPDATE:-0}
+label_smoothing=${LABEL_SMOOTHING:-0.1}
+dropout=${DROPOUT:-0.1}
+weight_decay=${WEIGHT_DECAY:-0.1}
+seed=${SEED:-1}
+ngpu=${NGPU:-auto}
+update_freq=${UPDATE_FREQ:-1}
+fp16=${FP16:-true}
+log_interval=${LOG_INTERVAL:-50}
+extra_train_args=${EXTRA_TRAIN_ARGS:-}
+stage=${STAGE:-1}
+stop_stage=${STOP_STAGE:-3}
+_knobs="data name exp pretrained arch vocab_size max_positions batch_size lr warmup_ratio
+        max_epoch max_update label_smoothing dropout weight_decay seed ngpu update_freq fp16
+        log_interval extra_train_args stage stop_stage"
+source "$here/../parse_options.sh"
+
+[ -n "$data" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
+[ -d "$data" ] || die "$data: no such directory"
+data="$(cd "$data" && pwd)"
+name=${name:-$(basename "$data")}
+exp=${exp:-$XLMR_ROOT/exp/classification/$name}
+mkdir -p "$exp"
+[ "$ngpu" = auto ] && ngpu=$(detect_gpus)
+databin="$exp/data-bin"
+ckpt="$exp/checkpoints"
+
+if stage_enabled 1 && [ -f "$databin/meta.json" ]; then
+  log "stage 1: $databin is already prepared (meta.json), skipping"
+elif stage_enabled 1; then
+  log "stage 1: prepare $data -> $databin"
+  prep_args=(--from "$data" --dest "$databin" --vocab-size "$vocab_size")
+  [ -n "$pretrained" ] && prep_args+=(--pretrained "$pretrained")
+  run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
+fi
+
+if stage_enabled 2; then
+  if [ -f "$ckpt/train.done" ]; then
+    log "stage 2: $ckpt/train.done exists, skipping training (delete it to train again)"
+  else
+    if [ -f "$databin/meta.json" ]; then
+      n_train=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['splits']['train'])" "$databin/meta.json")
+    else  # dry run before stage 1: count the TSV rows
+      n_train=$(( $(wc -l < "$data/train.tsv") - 1 ))
+    fi
+    eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
+    updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))
+    total_updates=$max_update
+    [ "$total_updates" -gt 0 ] || total_updates=$(( updates_per_epoch * max_epoch ))
+    warmup_updates=$("$PYTHON" -c "print(max(1, int($total_updates * $warmup_ratio)))")
+    restore=()
+    if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
+      restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
+    fi
+    log "stage 2: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates"
+    mkdir -p "$ckpt"
+    # shellcheck disable=SC2046,SC2086
+    run_cmd fairseq-train "$databin" --user-dir "$XLMR_USER_DIR" \
+      --task text_classification --criterion label_smoothed_classification \
+      --label-smoothing "$label_smoothing" --arch "$arch" --max-positions "$max_positions" \
+      --dropout "$dropout" --attention-dropout "$dropout" \
+      --batch-size "$batch_size" --optimizer adam --adam-betas "(0.9,0.98)" --adam-eps 1e-06 \
+      --weight-decay "$weight_decay" --clip-norm 0.0 --lr "$lr" \
+      --lr-scheduler polynomial_decay --warmup-updates "$warmup_updates" \
+      --total-num-update "$total_updates" --max-update "$total_updates" --max-epoch "$max_epoch" \
+      --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric \
+      --no-epoch-checkpoints --seed "$seed" --num-workers 0 \
+      --log-format json --log-interval "$log_interval" \
+      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" \
+      "${restore[@]}" $(device_flags) $extra_train_args \
+      2>&1 | tee -a "$exp/train.log"
+    [ "${DRY_RUN:-0}" = 1 ] || touch "$ckpt/train.done"
+  fi
+fi
+
+if stage_enabled 3; then
+  log "stage 3: evaluate $ckpt/checkpoint_best.pt"
+  splits=(valid)
+  [ -f "$databin/label/test.bin" ] && splits+=(test)
+  eval_args=()
+  for split in "${splits[@]}"; do
+    run_cmd fairseq-validate "$databin" --user-dir "$XLMR_USER_DIR" \
+      --task text_classification --criterion label_smoothed_classification \
+      --path "$ckpt/checkpoint_best.pt" --valid-subset "$split" --batch-size "$batch_size" \
+      --log-format json $( [ "$ngpu" -gt 0 ] || echo --cpu ) > "$exp/eval.$split.log" 2>&1 \
+      || { tail -20 "$exp/eval.$split.log" >&2; die "evaluation of $split failed (log: $exp/eval.$split.log)"; }
+    eval_args+=(--eval "$split=$exp/eval.$split.log")
+  done
+  run_cmd "$PYTHON" -m xlmr_user.recipes.classification_results --train-log "$exp/train.log" \
+    --meta "$databin/meta.json" "${eval_args[@]}" --set "dataset=$name" --set "arch=$arch" \
+    --out "$exp/results.json"
+  log "wrote $exp/results.json"
+fi
