@@ -5,6 +5,8 @@
 #   make test-fast   # skip the cases marked slow
 #   make toy         # the 5-minute tour: a tiny classifier on synthetic data (CPU)
 #   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir ...]   # any TSV folder
+#   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
+#   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -21,10 +23,12 @@ endif
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast help toy classify
+WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
+
+.PHONY: install test test-fast help toy classify wikitext-2 wt2-mini
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -56,3 +60,15 @@ toy:
 classify:
 	@[ -n "$(DATA)" ] || { echo "usage: make classify DATA=dir-with-train.tsv-and-dev.tsv"; exit 2; }
 	PYTHON=$(PY) DATA="$(DATA)" bash examples/classification/run.sh
+
+wikitext-2:
+	PYTHON=$(PY) bash examples/wikitext-2/run.sh
+
+# wt2-mini: train on the official valid split, test on the test split; a CPU
+# model and a 15-minute budget (override like any knob: MAX_UPDATE=..., ARCH=...)
+wt2-mini:
+	PYTHON=$(PY) MINI=true FROM="$${FROM:-$(WT2_SHARED)}" EXP="$${EXP:-$(CURDIR)/exp/wt2-mini}" \
+	  ARCH="$${ARCH:-transformer_lm_wt2_small}" TOKENS_PER_SAMPLE="$${TOKENS_PER_SAMPLE:-128}" \
+	  WARMUP_UPDATES="$${WARMUP_UPDATES:-200}" LR="$${LR:-0.001}" \
+	  MAX_UPDATE="$${MAX_UPDATE:-5000}" STOP_TIME_HOURS="$${STOP_TIME_HOURS:-0.25}" \
+	  bash examples/wikitext-2/run.sh

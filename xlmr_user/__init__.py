@@ -1,9 +1,12 @@
 """xlmr_user: a fairseq plugin, loaded with ``--user-dir xlmr_user``.
 
 Registers
-  tasks:         text_classification
-  criteria:      label_smoothed_classification
-  architectures: xlmr_tiny, xlmr_small, xlmr_base, xlmr_large (roberta family)
+  tasks:         text_classification, xlmr_language_modeling
+  criteria:      label_smoothed_classification, adaptive_softmax
+  models:        awd_lstm_lm
+  architectures: xlmr_tiny, xlmr_small, xlmr_base, xlmr_large (roberta);
+                 transformer_lm_wt2{,_small,_tiny} (transformer_lm);
+                 awd_lstm_lm_{wt2,small,tiny} (awd_lstm_lm)
 """
 __version__ = "0.1.0"
 

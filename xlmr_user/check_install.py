@@ -4,9 +4,11 @@ import os
 import sys
 
 EXPECTED = {
-    "task": ["text_classification"],
-    "criterion": ["label_smoothed_classification"],
-    "arch": ["xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large"],
+    "task": ["text_classification", "xlmr_language_modeling"],
+    "criterion": ["label_smoothed_classification", "adaptive_softmax"],
+    "arch": ["xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large",
+             "transformer_lm_wt2", "transformer_lm_wt2_small", "transformer_lm_wt2_tiny",
+             "awd_lstm_lm_wt2", "awd_lstm_lm_small", "awd_lstm_lm_tiny"],
 }
 
 

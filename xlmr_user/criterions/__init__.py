@@ -1,1 +1,2 @@
+from . import adaptive_softmax  # noqa: F401
 from . import label_smoothed_classification  # noqa: F401

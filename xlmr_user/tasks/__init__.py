@@ -1,1 +1,2 @@
 from . import text_classification  # noqa: F401
+from . import xlmr_language_modeling  # noqa: F401

@@ -1,0 +1,61 @@
+"""Transformer language-model architectures (fairseq's ``transformer_lm``)
+sized for WikiText-2-scale corpora (2M training tokens, 33k words).
+
+Every dimension is set, including ``decoder_input_dim`` and
+``decoder_output_dim``: fairseq's defaults keep those at 512 when only
+``--decoder-embed-dim`` is changed.  Input and output use adaptive
+embeddings / softmax (Baevski & Auli 2019; Grave et al. 2017) with tied
+weights and projections, and the dropouts are those of regularized small-data
+LMs.  The task ``xlmr_language_modeling`` drops cutoffs that do not fit a
+smaller dictionary.
+
+| arch                     | layers | dim | ffn  | heads | use                          |
+|--------------------------|--------|-----|------|-------|------------------------------|
+| transformer_lm_wt2       | 8      | 512 | 2048 | 8     | WikiText-2 on a GPU          |
+| transformer_lm_wt2_small | 4      | 256 | 1024 | 4     | wt2-mini on a CPU            |
+| transformer_lm_wt2_tiny  | 2      | 64  | 256  | 4     | tests: seconds on a CPU      |
+"""
+from fairseq.models import register_model_architecture
+from fairseq.models.transformer_lm import base_lm_architecture
+from fairseq.utils import safe_getattr
+
+
+def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs):
+    args.decoder_layers = safe_getattr(args, "decoder_layers", layers)
+    args.decoder_embed_dim = safe_getattr(args, "decoder_embed_dim", dim)
+    args.decoder_input_dim = safe_getattr(args, "decoder_input_dim", args.decoder_embed_dim)
+    args.decoder_output_dim = safe_getattr(args, "decoder_output_dim", args.decoder_embed_dim)
+    args.decoder_ffn_embed_dim = safe_getattr(args, "decoder_ffn_embed_dim", ffn)
+    args.decoder_attention_heads = safe_getattr(args, "decoder_attention_heads", heads)
+    if args.decoder_embed_dim % args.decoder_attention_heads:
+        raise ValueError(f"--decoder-embed-dim {args.decoder_embed_dim} is not divisible by "
+                         f"--decoder-attention-heads {args.decoder_attention_heads}")
+    args.dropout = safe_getattr(args, "dropout", dropout)
+    args.attention_dropout = safe_getattr(args, "attention_dropout", 0.1)
+    args.activation_dropout = safe_getattr(args, "activation_dropout", 0.1)
+    args.activation_fn = safe_getattr(args, "activation_fn", "gelu")
+    args.adaptive_input = safe_getattr(args, "adaptive_input", True)
+    args.adaptive_input_factor = safe_getattr(args, "adaptive_input_factor", 4)
+    args.adaptive_input_cutoff = safe_getattr(args, "adaptive_input_cutoff", cutoffs)
+    args.adaptive_softmax_cutoff = safe_getattr(args, "adaptive_softmax_cutoff", cutoffs)
+    args.adaptive_softmax_factor = safe_getattr(args, "adaptive_softmax_factor", 4)
+    args.adaptive_softmax_dropout = safe_getattr(args, "adaptive_softmax_dropout", 0.2)
+    args.tie_adaptive_weights = safe_getattr(args, "tie_adaptive_weights", True)
+    args.tie_adaptive_proj = safe_getattr(args, "tie_adaptive_proj", True)
+    args.no_decoder_final_norm = safe_getattr(args, "no_decoder_final_norm", False)
+    base_lm_architecture(args)
+
+
+@register_model_architecture("transformer_lm", "transformer_lm_wt2")
+def transformer_lm_wt2(args):
+    _wt2_defaults(args, layers=8, dim=512, ffn=2048, heads=8, dropout=0.3, cutoffs="4000,20000")
+
+
+@register_model_architecture("transformer_lm", "transformer_lm_wt2_small")
+def transformer_lm_wt2_small(args):
+    _wt2_defaults(args, layers=4, dim=256, ffn=1024, heads=4, dropout=0.2, cutoffs="4000,20000")
+
+
+@register_model_architecture("transformer_lm", "transformer_lm_wt2_tiny")
+def transformer_lm_wt2_tiny(args):
+    _wt2_defaults(args, layers=2, dim=64, ffn=256, heads=4, dropout=0.1, cutoffs="100,400")

@@ -1,0 +1,130 @@
+"""Get WikiText-2 (Merity et al. 2016) as ``wiki.{train,valid,test}.tokens``.
+
+* default: download the official archive, check its SHA-256, unzip;
+* ``--from DIR``: take the three files from a local copy instead;
+* ``--mini --from DIR``: build "wt2-mini" from the official valid and test
+  splits alone (train = valid; valid = first 1,000 lines of test; test = the
+  rest), for CPU checks where the training split is not available.
+
+Files that should be the official ones are checked against their published
+SHA-256; a mismatch is an error.  Output is written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import urllib.request
+import zipfile
+
+from .atomic_dir import atomic_output_dir
+from .tsv import DataError
+
+URL = "https://wikitext.smerity.com/wikitext-2-v1.zip"
+# sha256 of wikitext-2-v1.zip as registered by DataDeps.jl / MLDatasets.jl
+ARCHIVE_SHA256 = "92675f1d63015c1c8b51f1656a52d5bdbc33aafa60cc47a218a66e7ee817488c"
+SPLIT_SHA256 = {
+    "wiki.valid.tokens": "f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
+    "wiki.test.tokens": "d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0",
+}
+SPLITS = ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens")
+MINI_VALID_LINES = 1000
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: str, expected: str) -> None:
+    got = sha256(path)
+    if got != expected:
+        raise DataError(f"{path}: sha256 {got} does not match the official {expected}; "
+                        "the file is corrupt or not the official release (delete it and retry)")
+
+
+def download(url: str, cache_dir: str) -> str:
+    os.makedirs(cache_dir, exist_ok=True)
+    archive = os.path.join(cache_dir, os.path.basename(url))
+    if not os.path.exists(archive):
+        tmp = archive + ".part"
+        print(f"downloading {url}", file=sys.stderr)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+                shutil.copyfileobj(r, f)
+        except OSError as e:
+            raise DataError(f"{url}: download failed ({e}); download it by hand and pass "
+                            "--from DIR with wiki.{train,valid,test}.tokens") from None
+        os.replace(tmp, archive)
+    verify(archive, ARCHIVE_SHA256)
+    return archive
+
+
+def get(dest: str, src: str | None = None, mini: bool = False, url: str = URL,
+        cache_dir: str = "downloads", force: bool = False) -> str:
+    if all(os.path.exists(os.path.join(dest, s)) for s in SPLITS) and not force:
+        print(f"{dest}: already has {', '.join(SPLITS)}", file=sys.stderr)
+        return dest
+    if os.path.exists(dest) and not force:
+        raise DataError(f"{dest}: exists but is incomplete; remove it or pass --force")
+    with atomic_output_dir(dest, force=force) as tmp:
+        if mini:
+            if not src:
+                raise DataError("--mini needs --from DIR holding wiki.valid.tokens and wiki.test.tokens")
+            valid, test = (os.path.join(src, s) for s in SPLITS[1:])
+            for path in (valid, test):
+                if not os.path.isfile(path):
+                    raise DataError(f"{path}: no such file")
+                verify(path, SPLIT_SHA256[os.path.basename(path)])
+            shutil.copyfile(valid, os.path.join(tmp, "wiki.train.tokens"))
+            with open(test, encoding="utf-8") as f:
+                lines = f.readlines()
+            with open(os.path.join(tmp, "wiki.valid.tokens"), "w", encoding="utf-8") as f:
+                f.writelines(lines[:MINI_VALID_LINES])
+            with open(os.path.join(tmp, "wiki.test.tokens"), "w", encoding="utf-8") as f:
+                f.writelines(lines[MINI_VALID_LINES:])
+        elif src:
+            for name in SPLITS:
+                path = os.path.join(src, name)
+                if not os.path.isfile(path):
+                    raise DataError(f"{path}: no such file (--from needs {', '.join(SPLITS)})")
+                shutil.copyfile(path, os.path.join(tmp, name))
+        else:
+            archive = download(url, cache_dir)
+            with zipfile.ZipFile(archive) as z:
+                for name in SPLITS:
+                    with z.open(f"wikitext-2/{name}") as r, open(os.path.join(tmp, name), "wb") as w:
+                        shutil.copyfileobj(r, w)
+            for name, digest in SPLIT_SHA256.items():
+                verify(os.path.join(tmp, name), digest)
+        for name in SPLITS:
+            with open(os.path.join(tmp, name), "rb") as f:
+                if not f.read(1):
+                    raise DataError(f"{os.path.join(src or url, name)}: empty split")
+    return dest
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dest", required=True)
+    p.add_argument("--from", dest="src", metavar="DIR")
+    p.add_argument("--mini", action="store_true", help="build wt2-mini from valid+test")
+    p.add_argument("--url", default=URL)
+    p.add_argument("--cache-dir", default="downloads")
+    p.add_argument("--force", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        get(a.dest, a.src, a.mini, a.url, a.cache_dir, a.force)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

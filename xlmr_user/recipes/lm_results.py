@@ -1,0 +1,169 @@
+"""``python -m xlmr_user.recipes.lm_results``: results.json and a learning
+curve for a language-model recipe run.
+
+* perplexities come from ``fairseq-eval-lm`` logs ("Evaluated N tokens",
+  "Loss (base 2): L"); the word-normalized perplexity is
+  ``2 ** (L * N / words) = ppl ** (N / words)``, with words counted in the same binarized split the
+  way ``xlmr_language_modeling`` counts them;
+* the learning curve is read from the TensorBoard event files that
+  ``fairseq-train --tensorboard-logdir`` wrote.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import struct
+import sys
+from typing import Dict, List, Tuple
+
+from .fairseq_logs import json_records, numbers
+
+EVAL_TOKENS = re.compile(r"Evaluated ([\d,]+) tokens in ([\d.]+)s")
+EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)")
+
+
+def parse_eval_lm(text: str) -> Dict[str, float]:
+    tokens, loss = EVAL_TOKENS.findall(text), EVAL_LOSS.findall(text)
+    if not tokens or not loss:
+        raise ValueError("no 'Evaluated N tokens' / 'Loss (base 2)' lines in the fairseq-eval-lm log")
+    return {"tokens": int(tokens[-1][0].replace(",", "")), "eval_seconds": float(tokens[-1][1]),
+            "loss_base2": float(loss[-1][0]), "ppl": float(loss[-1][1])}
+
+
+def count_words(databin: str, split: str, word_boundary: str = "auto") -> Tuple[int, int]:
+    """(tokens, words) of a binarized split, counted as the task counts them."""
+    from fairseq.data import Dictionary, data_utils
+
+    from ..tasks.xlmr_language_modeling import word_start_mask
+
+    d = Dictionary.load(os.path.join(databin, "dict.txt"))
+    mask, _ = word_start_mask(d, word_boundary)
+    ds = data_utils.load_indexed_dataset(os.path.join(databin, split), d)
+    if ds is None:
+        raise FileNotFoundError(f"{os.path.join(databin, split)}.{{bin,idx}}: no such split")
+    tokens = words = 0
+    for i in range(len(ds)):
+        t = ds[i].long()
+        tokens += t.numel()
+        words += int(mask[t].sum())
+    return tokens, words
+
+
+def read_tensorboard_scalars(logdir: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
+    """{run: {tag: [(step, value), ...]}} from tfevents files (TFRecord framing)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    out: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
+    for path in sorted(glob.glob(os.path.join(logdir, "*", "events.out.tfevents.*"))):
+        run = os.path.basename(os.path.dirname(path))
+        with open(path, "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 12 <= len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            record = data[pos + 12:pos + 12 + length]
+            pos += 12 + length + 4
+            if len(record) < length:
+                break  # a record still being written
+            ev = Event()
+            ev.ParseFromString(record)
+            for v in ev.summary.value:
+                if v.HasField("simple_value"):
+                    out.setdefault(run, {}).setdefault(v.tag, []).append((ev.step, v.simple_value))
+    return out
+
+
+def plot_learning_curve(scalars, png: str, title: str) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for run, label in (("train_inner", "train"), ("valid", "valid")):
+        for tag in ("ppl", "word_ppl"):
+            pts = sorted(scalars.get(run, {}).get(tag, []))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o" if run == "valid" else None,
+                        markersize=3, label=f"{label} {tag}")
+                drawn = True
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set_yscale("log")
+    ax.set_xlabel("updates")
+    ax.set_ylabel("perplexity")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def collect(train_log: str, evals: Dict[str, str], databin: str, word_boundary: str,
+            extra: dict) -> dict:
+    results = dict(extra)
+    with open(train_log, encoding="utf-8") as f:
+        text = f.read()
+    train = json_records(text, "train")
+    if train:
+        last = numbers(train[-1], "train")
+        results.update(num_updates=int(last.get("num_updates", 0)), train_wall_s=last.get("wall"),
+                       train_tokens_per_s=last.get("wps"))
+    for line in text.splitlines():
+        if "model parameters:" in line:
+            results["params"] = int(line.split("model parameters:")[1].split("total")[0].replace(",", ""))
+    for split, log in evals.items():
+        with open(log, encoding="utf-8") as f:
+            ev = parse_eval_lm(f.read())
+        tokens, words = count_words(databin, split, word_boundary)
+        ev["words"] = words
+        # ppl ** (tokens / words) = 2 ** (L * tokens / words); from the printed
+        # ppl so that word-level data (words == tokens) gives word_ppl == ppl
+        ev["word_ppl"] = round(ev["ppl"] ** (ev["tokens"] / words), 2) if words else math.inf
+        if tokens != ev["tokens"]:
+            ev["note"] = f"eval-lm scored {ev['tokens']} of {tokens} tokens"
+        results[split] = ev
+    return results
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--train-log", required=True)
+    p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG")
+    p.add_argument("--data-bin", required=True)
+    p.add_argument("--word-boundary", default="auto")
+    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
+    p.add_argument("--png", help="learning-curve PNG to write")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    extra = {}
+    for kv in a.set:
+        k, v = kv.split("=", 1)
+        try:
+            extra[k] = json.loads(v)
+        except ValueError:
+            extra[k] = v
+    results = collect(a.train_log, dict(e.split("=", 1) for e in a.eval), a.data_bin,
+                      a.word_boundary, extra)
+    if a.tensorboard and a.png:
+        scalars = read_tensorboard_scalars(a.tensorboard)
+        if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}"):
+            results["learning_curve"] = os.path.basename(a.png)
+    tmp = a.out + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(results, f, indent=2)
+    os.replace(tmp, a.out)
+    json.dump(results, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
