@@ -99,6 +99,58 @@ def build_task(data, *extra, arch="xlmr_tiny", criterion="label_smoothed_classif
 
 def batches(task, split, size):
     """The examples of ``split`` in order, collated ``size`` at a time."""
-    ds = task.datasets[split] if split in task.datasets else task.load_dataset(split)
+    if split not in task.datasets:
+        task.load_dataset(split)  # fairseq's language_modeling returns None here
+    ds = task.datasets[split]
     items = [ds[i] for i in range(len(ds))]
     return [ds.collater(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def write_lm_corpus(folder, n_train=400, n_eval=60, vocab=60, seed=0):
+    """A few KB of WikiText-like text with learnable structure (each word
+    mostly determines the next), as wiki.{train,valid,test}.tokens."""
+    import random
+
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(vocab)]
+
+    def line():
+        out = [rng.choice(words)]
+        for _ in range(rng.randint(5, 15)):
+            out.append(words[(words.index(out[-1]) * 7 + rng.choice([1, 2, 3])) % vocab])
+        return " ".join(out)
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, n in (("train", n_train), ("valid", n_eval), ("test", n_eval)):
+        with open(folder / f"wiki.{name}.tokens", "w") as f:
+            for i in range(n):
+                f.write(" = heading = \n" if i % 50 == 0 else (line() + " \n" if i % 7 else " \n"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def lm_bin(tmp_path_factory):
+    """The corpus above, binarized by fairseq-preprocess."""
+    root = tmp_path_factory.mktemp("lm")
+    raw = write_lm_corpus(root / "raw")
+    fairseq("preprocess", "--only-source", "--trainpref", raw / "wiki.train.tokens",
+            "--validpref", raw / "wiki.valid.tokens", "--testpref", raw / "wiki.test.tokens",
+            "--destdir", root / "bin", "--workers", "1")
+    return root / "bin"
+
+
+def build_lm(data, *extra, arch="transformer_lm_wt2_tiny", criterion="adaptive_softmax"):
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(parser, [
+        str(data), "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+        "--criterion", criterion, "--arch", arch, "--tokens-per-sample", "32", "--cpu",
+        *map(str, extra)])
+    cfg = convert_namespace_to_omegaconf(args)
+    task = tasks.setup_task(cfg.task)
+    model = task.build_model(cfg.model)
+    crit = task.build_criterion(cfg.criterion)
+    return task, model, crit, cfg

@@ -134,6 +134,7 @@ fi
 
 if stage_enabled 5; then
   out="$exp/results-$arch-$tokenizer.json"
+  log "stage 5: report -> $out"
   run_cmd "$PYTHON" -m xlmr_user.recipes.lm_results \
     --train-log "$exp/train-$arch-$tokenizer.log" --data-bin "$databin" \
     --eval "valid=$exp/eval-$arch-$tokenizer.valid.log" --eval "test=$exp/eval-$arch-$tokenizer.test.log" \

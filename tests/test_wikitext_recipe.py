@@ -1,0 +1,133 @@
+"""examples/wikitext-2/run.sh end to end on a few KB of generated text (CPU),
+reload, resume, the sentencepiece variant, the data stage, and the commands."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import PYTHON, ROOT, USER_DIR, fairseq, json_records, run, write_lm_corpus
+
+RECIPE = ROOT / "examples" / "wikitext-2" / "run.sh"
+SHARED_WT2 = ROOT.parent / "shared" / "data" / "wikitext-2"
+TINY = ["--arch", "transformer_lm_wt2_tiny", "--tokens-per-sample", "32", "--batch-size", "8",
+        "--warmup-updates", "10", "--save-interval-updates", "20", "--log-interval", "10",
+        "--ngpu", "0"]
+
+
+def recipe(*args, check=True, **env):
+    return run(["bash", RECIPE, *map(str, args)], env={"PYTHON": PYTHON, **env}, check=check)
+
+
+@pytest.fixture(scope="module")
+def wt2_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wt2")
+    raw = write_lm_corpus(root / "src")
+    exp = root / "exp"
+    out = recipe("--from", raw, "--exp", exp, "--max-update", "60", *TINY).stdout
+    return exp, out
+
+
+@pytest.mark.slow
+def test_all_stages_write_results(wt2_run):
+    exp, out = wt2_run
+    for n in range(1, 6):
+        assert f"stage {n}:" in out
+    res = json.loads((exp / "results.json").read_text())
+    assert res["arch"] == "transformer_lm_wt2_tiny" and res["num_updates"] == 60
+    assert res["params"] > 0 and res["train_wall_s"] > 0 and res["train_tokens_per_s"] > 0
+    for split in ("valid", "test"):
+        ev = res[split]
+        assert 1.0 < ev["ppl"] < 200.0, ev  # finite, and far below the 72-word uniform guess
+        assert ev["tokens"] == ev["words"] > 500
+        assert ev["word_ppl"] == ev["ppl"]  # word-level data: every word is one token
+    png = exp / res["learning_curve"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert (exp / "checkpoints-transformer_lm_wt2_tiny-word" / "train.done").exists()
+
+
+@pytest.mark.slow
+def test_eval_of_reloaded_checkpoint_equals_training_ppl(wt2_run):
+    exp, _ = wt2_run
+    log = (exp / "train-transformer_lm_wt2_tiny-word.log").read_text()
+    last_valid = json_records(log, "valid")[-1]
+    assert int(last_valid["valid_num_updates"]) == 60
+    proc = fairseq("eval_lm", exp / "data-bin-word", "--user-dir", USER_DIR,
+                   "--task", "xlmr_language_modeling",
+                   "--path", exp / "checkpoints-transformer_lm_wt2_tiny-word" / "checkpoint_last.pt",
+                   "--gen-subset", "valid", "--sample-break-mode", "none",
+                   "--tokens-per-sample", "32", "--batch-size", "8", "--cpu")
+    from xlmr_user.recipes.lm_results import parse_eval_lm
+
+    assert parse_eval_lm(proc.stdout)["ppl"] == float(last_valid["valid_ppl"])
+
+
+@pytest.mark.slow
+def test_rerun_resumes_from_checkpoint_last(wt2_run):
+    exp, _ = wt2_run
+    ckpt = exp / "checkpoints-transformer_lm_wt2_tiny-word"
+    out = recipe("--exp", exp, "--max-update", "60", *TINY).stdout
+    assert "train.done exists, skipping training" in out and "already binarized" in out
+    (ckpt / "train.done").unlink()
+    out = recipe("--exp", exp, "--max-update", "80", "--stage", "3", "--stop-stage", "3", *TINY).stdout
+    assert "resuming from" in out
+    assert f"Loaded checkpoint {ckpt / 'checkpoint_last.pt'} (epoch" in out and "@ 60 updates)" in out
+    assert int(json_records(out, "valid")[-1]["valid_num_updates"]) == 80
+
+
+@pytest.mark.slow
+def test_sentencepiece_variant_reports_word_normalized_ppl(wt2_run):
+    exp, _ = wt2_run
+    recipe("--exp", exp, "--tokenizer", "spm", "--spm-vocab", "40", "--stage", "2",
+           "--max-update", "40", *TINY)
+    res = json.loads((exp / "results-transformer_lm_wt2_tiny-spm.json").read_text())
+    word = json.loads((exp / "results-transformer_lm_wt2_tiny-word.json").read_text())
+    for split in ("valid", "test"):
+        ev = res[split]
+        assert ev["words"] == word[split]["words"]  # the same words, counted from pieces
+        assert ev["tokens"] > ev["words"]
+        assert ev["word_ppl"] == pytest.approx(ev["ppl"] ** (ev["tokens"] / ev["words"]), rel=1e-3)
+        assert ev["word_ppl"] > ev["ppl"]
+
+
+def test_dry_run_commands(tmp_path):
+    line = lambda out: next(l for l in out.splitlines() if l.startswith("fairseq-train "))  # noqa: E731
+    gpu = recipe("--exp", tmp_path, "--stage", "3", "--stop-stage", "3", "--ngpu", "8",
+                 "--update-freq", "2", DRY_RUN="1").stdout
+    assert "--fp16 --distributed-world-size 8 --update-freq 2" in line(gpu)
+    assert "--task xlmr_language_modeling" in line(gpu) and "--criterion adaptive_softmax" in line(gpu)
+    assert "--tensorboard-logdir" in line(gpu) and "--arch transformer_lm_wt2 " in line(gpu)
+    cpu = recipe("--exp", tmp_path, "--stage", "3", "--stop-stage", "3", "--ngpu", "0",
+                 DRY_RUN="1").stdout
+    assert "--cpu --update-freq 1" in line(cpu) and "--fp16" not in line(cpu)
+    bad = recipe("--tokenizer", "bpe", check=False)
+    assert bad.returncode == 1 and "--tokenizer must be word or spm" in bad.stdout
+
+
+def get_wt2(*args, check=True):
+    return run([PYTHON, "-m", "xlmr_user.prep.wikitext", *map(str, args)], check=check)
+
+
+@pytest.mark.skipif(not SHARED_WT2.exists(), reason="needs ../shared/data/wikitext-2")
+def test_wt2_mini_split_and_checksums(tmp_path):
+    get_wt2("--dest", tmp_path / "mini", "--mini", "--from", SHARED_WT2)
+    lines = {n: len((tmp_path / "mini" / f"wiki.{n}.tokens").read_text().splitlines())
+             for n in ("train", "valid", "test")}
+    assert lines == {"train": 3760, "valid": 1000, "test": 3358}
+    # a copy that is not the official file is refused, and nothing is written
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(SHARED_WT2 / "wiki.valid.tokens", bad)
+    (bad / "wiki.test.tokens").write_text("not wikitext\n")
+    proc = get_wt2("--dest", tmp_path / "out", "--mini", "--from", bad, check=False)
+    assert proc.returncode == 1
+    assert f"{bad / 'wiki.test.tokens'}: sha256" in proc.stdout and "does not match the official" in proc.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_from_dir_missing_split(tmp_path):
+    src = write_lm_corpus(tmp_path / "src")
+    (src / "wiki.test.tokens").unlink()
+    proc = get_wt2("--dest", tmp_path / "out", "--from", src, check=False)
+    assert proc.returncode == 1 and f"{src / 'wiki.test.tokens'}: no such file" in proc.stdout
+    assert not (tmp_path / "out").exists()
