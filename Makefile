@@ -7,6 +7,7 @@
 #   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir ...]   # any TSV folder
 #   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
 #   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
+#   make bench       # plugin vs fairseq's built-in transformer_lm on wt2-mini (BENCH_ARGS=...)
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -25,10 +26,12 @@ PYTEST_ARGS ?=
 
 WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 
-.PHONY: install test test-fast help toy classify wikitext-2 wt2-mini
+BENCH_ARGS ?= --budget-minutes 20 --concurrent
+
+.PHONY: install test test-fast help toy classify wikitext-2 wt2-mini bench
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -72,3 +75,6 @@ wt2-mini:
 	  WARMUP_UPDATES="$${WARMUP_UPDATES:-200}" LR="$${LR:-0.001}" \
 	  MAX_UPDATE="$${MAX_UPDATE:-5000}" STOP_TIME_HOURS="$${STOP_TIME_HOURS:-0.25}" \
 	  bash examples/wikitext-2/run.sh
+
+bench:
+	$(PY) -m bench wt2-mini $(BENCH_ARGS)

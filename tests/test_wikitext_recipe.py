@@ -131,3 +131,19 @@ def test_from_dir_missing_split(tmp_path):
     proc = get_wt2("--dest", tmp_path / "out", "--from", src, check=False)
     assert proc.returncode == 1 and f"{src / 'wiki.test.tokens'}: no such file" in proc.stdout
     assert not (tmp_path / "out").exists()
+
+
+def test_make_targets_pass_knobs_through(tmp_path):
+    env = {"DRY_RUN": "1", "EXP": str(tmp_path), "NGPU": "8", "UPDATE_FREQ": "2",
+           "ARCH": "awd_lstm_lm_wt2"}
+    out = run(["make", "-s", "-C", ROOT, "wikitext-2"], env=env).stdout
+    train = next(l for l in out.splitlines() if l.startswith("fairseq-train "))
+    assert "--arch awd_lstm_lm_wt2" in train
+    assert "--fp16 --distributed-world-size 8 --update-freq 2" in train
+    out = run(["make", "-s", "-C", ROOT, "wt2-mini"], env={"DRY_RUN": "1", "EXP": str(tmp_path),
+                                                        "NGPU": "0"}).stdout
+    get = next(l for l in out.splitlines() if "get_wikitext2.sh" in l)
+    assert "--mini" in get and "shared/data/wikitext-2" in get
+    train = next(l for l in out.splitlines() if l.startswith("fairseq-train "))
+    assert "--arch transformer_lm_wt2_small" in train and "--cpu" in train
+    assert "--stop-time-hours 0.25" in train

@@ -2,10 +2,10 @@
 classification recipe run into ``results.json`` (and print it)."""
 import argparse
 import json
-import os
 import sys
 
 from .fairseq_logs import json_records, numbers
+from .results_io import logged_parameter_count, parse_fields, write_results
 
 
 def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dict:
@@ -20,10 +20,7 @@ def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dic
         last = numbers(train[-1], "train")
         results.update(num_updates=int(last.get("num_updates", 0)),
                        train_wall_s=last.get("wall"), train_loss=last.get("loss"))
-    for line in train_text.splitlines():
-        if "model parameters:" in line:
-            total = line.split("model parameters:")[1].split("total")[0]
-            results["params"] = int(total.replace(",", "").strip())
+    results["params"] = logged_parameter_count(train_text)
     for split, path in eval_logs.items():
         with open(path, encoding="utf-8") as f:
             recs = json_records(f.read(), split)
@@ -44,14 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     evals = dict(e.split("=", 1) for e in a.eval)
-    extra = dict(s.split("=", 1) for s in a.set)
-    results = collect(a.train_log, evals, a.meta, extra)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, a.out)
-    json.dump(results, sys.stdout, indent=2)
-    print()
+    write_results(collect(a.train_log, evals, a.meta, parse_fields(a.set)), a.out)
     return 0
 
 

@@ -10,7 +10,6 @@ curve for a language-model recipe run.
 """
 import argparse
 import glob
-import json
 import math
 import os
 import re
@@ -19,6 +18,7 @@ import sys
 from typing import Dict, List, Tuple
 
 from .fairseq_logs import json_records, numbers
+from .results_io import logged_parameter_count, parse_fields, write_results
 
 EVAL_TOKENS = re.compile(r"Evaluated ([\d,]+) tokens in ([\d.]+)s")
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)")
@@ -115,9 +115,7 @@ def collect(train_log: str, evals: Dict[str, str], databin: str, word_boundary: 
         last = numbers(train[-1], "train")
         results.update(num_updates=int(last.get("num_updates", 0)), train_wall_s=last.get("wall"),
                        train_tokens_per_s=last.get("wps"))
-    for line in text.splitlines():
-        if "model parameters:" in line:
-            results["params"] = int(line.split("model parameters:")[1].split("total")[0].replace(",", ""))
+    results["params"] = logged_parameter_count(text)
     for split, log in evals.items():
         with open(log, encoding="utf-8") as f:
             ev = parse_eval_lm(f.read())
@@ -143,25 +141,14 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    extra = {}
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        try:
-            extra[k] = json.loads(v)
-        except ValueError:
-            extra[k] = v
+    extra = parse_fields(a.set)
     results = collect(a.train_log, dict(e.split("=", 1) for e in a.eval), a.data_bin,
                       a.word_boundary, extra)
     if a.tensorboard and a.png:
         scalars = read_tensorboard_scalars(a.tensorboard)
         if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}"):
             results["learning_curve"] = os.path.basename(a.png)
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(results, f, indent=2)
-    os.replace(tmp, a.out)
-    json.dump(results, sys.stdout, indent=2)
-    print()
+    write_results(results, a.out)
     return 0
 
 

@@ -1,0 +1,199 @@
+"""wt2-mini language modelling: the plugin's recipe against fairseq's built-in
+``transformer_lm`` (criterion ``cross_entropy``), same data, same threads,
+same wall-clock budget.
+
+wt2-mini (see ../shared/data/README.md): train on the official WikiText-2
+valid split, validate on the first 1,000 lines of test, test on the rest.
+
+The built-in runs with the flags of fairseq's language-model README
+(``examples/language_model``: adam (0.9, 0.98), weight decay 0.01, clip 0,
+lr 5e-4, inverse_sqrt, 512-token samples, 2048 tokens a batch,
+share-decoder-input-output-embed, dropout 0.1) with two changes, applied to
+every system alike: the model is sized to the plugin model's layer count and
+width (and its input/output dims set to match: fairseq would keep them at 512),
+and the 4,000 warm-up updates are scaled to what the budget allows
+(``--warmup-updates``).  Each system's best checkpoint on valid is scored on
+test with ``fairseq-eval-lm``.
+"""
+import datetime
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from .runner import Job, run_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+USER_DIR = str(ROOT / "xlmr_user")
+SHARED_WT2 = ROOT.parent / "shared" / "data" / "wikitext-2"
+
+COMMON = ["--sample-break-mode", "none", "--tokens-per-sample", "512", "--max-tokens", "2048",
+          "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
+          "--lr-scheduler", "inverse_sqrt", "--warmup-init-lr", "1e-07",
+          "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "20",
+          "--no-epoch-checkpoints", "--max-update", "1000000"]
+
+
+def systems(warmup: int):
+    size = ["--decoder-layers", "4", "--decoder-embed-dim", "256", "--decoder-input-dim", "256",
+            "--decoder-output-dim", "256", "--decoder-ffn-embed-dim", "1024",
+            "--decoder-attention-heads", "4"]
+    return {
+        "plugin transformer_lm_wt2_small": {
+            "task": "xlmr_language_modeling",
+            "train": ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+                      "--arch", "transformer_lm_wt2_small", "--criterion", "adaptive_softmax",
+                      "--clip-norm", "0.25", "--lr", "0.001", "--warmup-updates", str(warmup)],
+        },
+        "plugin awd_lstm_lm_small": {
+            "task": "xlmr_language_modeling",
+            "train": ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+                      "--arch", "awd_lstm_lm_small", "--criterion", "adaptive_softmax",
+                      "--clip-norm", "0.25", "--lr", "0.002", "--warmup-updates", str(warmup)],
+        },
+        "fairseq transformer_lm": {
+            "task": "language_modeling",
+            "train": ["--task", "language_modeling", "--arch", "transformer_lm", *size,
+                      "--share-decoder-input-output-embed", "--dropout", "0.1",
+                      "--criterion", "cross_entropy", "--clip-norm", "0.0", "--lr", "0.0005",
+                      "--warmup-updates", str(warmup)],
+        },
+    }
+
+
+def prepare_data(work: Path, src: Path) -> Path:
+    from xlmr_user.prep.wikitext import get
+
+    raw = work / "raw"
+    get(str(raw), str(src), mini=True)
+    databin = work / "data-bin"
+    if not (databin / "test.idx").exists():
+        import subprocess
+
+        subprocess.run([PY, "-m", "fairseq_cli.preprocess", "--only-source",
+                        "--trainpref", raw / "wiki.train.tokens", "--validpref", raw / "wiki.valid.tokens",
+                        "--testpref", raw / "wiki.test.tokens", "--destdir", str(databin) + ".tmp",
+                        "--workers", "2"], check=True, capture_output=True)
+        os.rename(str(databin) + ".tmp", databin)
+    return databin
+
+
+def train_stats(log_text: str) -> dict:
+    from xlmr_user.recipes.fairseq_logs import json_records
+
+    epochs = json_records(log_text, "train")
+    valid = json_records(log_text, "valid")
+    out = {}
+    m = re.search(r"num\. shared model params: ([\d,]+)", log_text)
+    if m:
+        out["params"] = int(m.group(1).replace(",", ""))
+    if epochs:
+        prev, tokens, secs = 0, 0.0, 0.0
+        for e in epochs:
+            n = int(float(e["train_num_updates"]))
+            wps = float(e["train_wps"])
+            tokens += float(e["train_wpb"]) * (n - prev)
+            secs += float(e["train_wpb"]) * (n - prev) / wps if wps else 0.0
+            prev = n
+        out.update(updates=prev, train_tokens=int(tokens),
+                   train_words_per_s=round(tokens / secs, 1) if secs else None)
+    if valid:
+        out["best_valid_ppl"] = min(float(v["valid_ppl"]) for v in valid)
+    return out
+
+
+def run(args) -> int:
+    from xlmr_user.recipes.lm_results import count_words, parse_eval_lm
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    databin = prepare_data(work, Path(args.shared))
+    chosen = systems(args.warmup_updates)
+    names = [n for n in chosen if not args.systems or n.split()[-1] in args.systems.split(",")]
+    jobs = []
+    for name in names:
+        tag = name.replace(" ", "_")
+        save = work / f"ckpt-{tag}"
+        shutil.rmtree(save, ignore_errors=True)  # a fresh run, not a resumed one
+        cmd = [PY, "-m", "fairseq_cli.train", str(databin), *COMMON, *chosen[name]["train"],
+               "--stop-time-hours", str(args.budget_minutes / 60.0), "--save-dir", str(save),
+               "--seed", str(args.seed)]
+        jobs.append(Job(name, cmd, str(work / f"train-{tag}.log")))
+    print(f"training {len(jobs)} systems, {args.budget_minutes} min each, {args.threads} thread(s) "
+          f"each, {'side by side' if args.concurrent else 'one after another'}", file=sys.stderr)
+    run_jobs(jobs, args.threads, args.concurrent)
+
+    rows = []
+    for job in jobs:
+        tag = job.name.replace(" ", "_")
+        with open(job.log) as f:
+            stats = train_stats(f.read())
+        ev_cmd = [PY, "-m", "fairseq_cli.eval_lm", str(databin),
+                  "--path", str(work / f"ckpt-{tag}" / "checkpoint_best.pt"),
+                  "--task", chosen[job.name]["task"], "--gen-subset", "test",
+                  "--sample-break-mode", "none", "--tokens-per-sample", "512",
+                  "--max-tokens", "2048", "--cpu"]
+        # the plugin also for the built-in: its allow-list lets torch >= 2.6
+        # load fairseq checkpoints with weights_only=True
+        ev_cmd += ["--user-dir", USER_DIR]
+        ev_job = Job(job.name + " eval", ev_cmd, str(work / f"eval-{tag}.log"))
+        run_jobs([ev_job], args.threads, False)
+        with open(ev_job.log) as f:
+            ev = parse_eval_lm(f.read())
+        _, words = count_words(str(databin), "test", "token")
+        rows.append({"system": job.name, **stats, "test_ppl": ev["ppl"],
+                     "test_tokens": ev["tokens"], "test_words": words,
+                     "peak_rss_mb": round(job.peak_rss_mb, 1), "wall_s": round(job.wall_s, 1)})
+
+    ref = next((r for r in rows if r["system"].startswith("fairseq")), None)
+    for r in rows:
+        if ref and r is not ref:
+            r["ppl_vs_fairseq"] = round(r["test_ppl"] / ref["test_ppl"], 3)
+            if r.get("train_words_per_s") and ref.get("train_words_per_s"):
+                r["speed_vs_fairseq"] = round(r["train_words_per_s"] / ref["train_words_per_s"], 3)
+    result = {"benchmark": "wt2-mini", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "budget_minutes": args.budget_minutes, "threads_per_system": args.threads,
+              "concurrent": args.concurrent, "seed": args.seed,
+              "warmup_updates": args.warmup_updates, "rows": rows}
+    table = markdown_table(result)
+    print(table)
+    stamp = datetime.date.today().isoformat()
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stamp}-wt2-mini.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{stamp}-wt2-mini.md").write_text(table + "\n")
+    print(f"wrote {out / f'{stamp}-wt2-mini.json'}", file=sys.stderr)
+    return 0
+
+
+def markdown_table(result: dict) -> str:
+    head = (f"wt2-mini, CPU, {result['budget_minutes']} min budget per system, "
+            f"{result['threads_per_system']} thread(s) each, "
+            f"{'side by side' if result['concurrent'] else 'one after another'}, seed {result['seed']}, "
+            f"warm-up {result['warmup_updates']} updates\n\n")
+    cols = ["system", "params", "updates", "train_words_per_s", "best_valid_ppl", "test_ppl",
+            "ppl_vs_fairseq", "speed_vs_fairseq", "peak_rss_mb"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in result["rows"]:
+        lines.append("| " + " | ".join(f"{r.get(c, '')}" if not isinstance(r.get(c), int) or c == "updates"
+                                       else f"{r[c]:,}" for c in cols) + " |")
+    return head + "\n".join(lines)
+
+
+def add_parser(sub):
+    p = sub.add_parser("wt2-mini", help=__doc__.split("\n\n")[0])
+    p.add_argument("--budget-minutes", type=float, default=20.0)
+    p.add_argument("--threads", type=int, default=1, help="threads per system")
+    p.add_argument("--concurrent", action="store_true",
+                   help="run the systems at the same time (fair on a shared machine)")
+    p.add_argument("--systems", default="", help="comma-separated last words of system names "
+                   "(transformer_lm_wt2_small, awd_lstm_lm_small, transformer_lm); default all")
+    p.add_argument("--warmup-updates", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--shared", default=str(SHARED_WT2))
+    p.add_argument("--work", default=str(ROOT / "bench" / "work" / "wt2-mini"))
+    p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
+    p.set_defaults(run=run)

@@ -1,0 +1,46 @@
+"""The benchmark's bookkeeping (the benchmark itself runs with `make bench`)."""
+import json
+
+from bench.lm_wt2_mini import markdown_table, systems, train_stats
+
+
+def record(tag, **values):
+    return f"2026-01-01 00:00:00 | INFO | {tag} | " + json.dumps({k: str(v) for k, v in values.items()})
+
+
+def test_train_stats_weights_speed_by_tokens():
+    log = "\n".join([
+        "2026-01-01 | INFO | fairseq_cli.train | num. shared model params: 6,543,210 (num. trained: 6,543,210)",
+        record("train", epoch=1, train_num_updates=100, train_wps=1000, train_wpb=2000),
+        record("valid", epoch=1, valid_ppl=500.5),
+        record("train", epoch=2, train_num_updates=150, train_wps=500, train_wpb=2000),
+        record("valid", epoch=2, valid_ppl=400.25),
+    ])
+    s = train_stats(log)
+    assert s["params"] == 6_543_210 and s["updates"] == 150
+    assert s["train_tokens"] == 300_000
+    # 200k tokens at 1000/s + 100k tokens at 500/s = 300k tokens in 400 s
+    assert s["train_words_per_s"] == 750.0
+    assert s["best_valid_ppl"] == 400.25
+
+
+def test_table_lists_every_system_and_the_settings():
+    result = {"budget_minutes": 20, "threads_per_system": 1, "concurrent": True, "seed": 1,
+              "warmup_updates": 200,
+              "rows": [{"system": "plugin x", "params": 4_891_904, "test_ppl": 100.0,
+                        "ppl_vs_fairseq": 0.8},
+                       {"system": "fairseq y", "params": 6_000_000, "test_ppl": 125.0}]}
+    table = markdown_table(result)
+    assert "20 min budget per system" in table and "side by side" in table
+    assert "| plugin x | 4,891,904 |" in table and "| fairseq y | 6,000,000 |" in table
+    assert "0.8" in table
+
+
+def test_builtin_peer_is_sized_like_the_plugin_and_uses_cross_entropy():
+    s = systems(warmup=200)
+    peer = s["fairseq transformer_lm"]["train"]
+    assert peer[peer.index("--criterion") + 1] == "cross_entropy"
+    for flag, value in (("--decoder-layers", "4"), ("--decoder-embed-dim", "256"),
+                        ("--decoder-input-dim", "256"), ("--decoder-output-dim", "256")):
+        assert peer[peer.index(flag) + 1] == value
+    assert "--user-dir" not in peer  # the peer is plain fairseq
