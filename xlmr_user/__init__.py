@@ -15,6 +15,8 @@ from .checkpoint_safety import allow_fairseq_checkpoints  # noqa: E402
 allow_fairseq_checkpoints()
 
 from . import criterions, models, tasks  # noqa: F401,E402
+from .checkpoint_integrity import install_checkpoint_integrity  # noqa: E402
 from .cli_help import install_full_help  # noqa: E402
 
+install_checkpoint_integrity()
 install_full_help()
