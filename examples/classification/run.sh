@@ -40,11 +40,16 @@ update_freq=${UPDATE_FREQ:-1}
 fp16=${FP16:-true}
 log_interval=${LOG_INTERVAL:-50}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
+launcher=${LAUNCHER:-local}
+nnodes=${NNODES:-1}
+node_rank=${NODE_RANK:-0}
+master_addr=${MASTER_ADDR:-127.0.0.1}
+master_port=${MASTER_PORT:-29500}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-3}
 _knobs="data name exp pretrained arch vocab_size max_positions batch_size lr warmup_ratio
         max_epoch max_update label_smoothing dropout weight_decay seed ngpu update_freq fp16
-        log_interval extra_train_args stage stop_stage"
+        log_interval extra_train_args launcher nnodes node_rank master_addr master_port stage stop_stage"
 source "$here/../parse_options.sh"
 
 [ -n "$data" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
@@ -54,6 +59,8 @@ name=${name:-$(basename "$data")}
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
 [ "$ngpu" = auto ] && ngpu=$(detect_gpus)
+check_launch_knobs
+read -ra train_cmd <<< "$(train_launcher)"
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 
@@ -87,7 +94,7 @@ if stage_enabled 2; then
     log "stage 2: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates"
     mkdir -p "$ckpt"
     # shellcheck disable=SC2046,SC2086
-    run_cmd fairseq-train "$databin" --user-dir "$XLMR_USER_DIR" \
+    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
       --task text_classification --criterion label_smoothed_classification \
       --label-smoothing "$label_smoothing" --arch "$arch" --max-positions "$max_positions" \
       --dropout "$dropout" --attention-dropout "$dropout" \

@@ -46,16 +46,23 @@ fp16=${FP16:-true}
 workers=${WORKERS:-2}
 log_interval=${LOG_INTERVAL:-100}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
+launcher=${LAUNCHER:-local}
+nnodes=${NNODES:-1}
+node_rank=${NODE_RANK:-0}
+master_addr=${MASTER_ADDR:-127.0.0.1}
+master_port=${MASTER_PORT:-29500}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-5}
 _knobs="from mini exp tokenizer spm_vocab arch criterion label_smoothing tokens_per_sample
         batch_size lr lr_scheduler warmup_updates weight_decay clip_norm max_update
         stop_time_hours save_interval_updates seed ngpu update_freq fp16 workers log_interval
-        extra_train_args stage stop_stage"
+        extra_train_args launcher nnodes node_rank master_addr master_port stage stop_stage"
 source "$here/../parse_options.sh"
 
 case "$tokenizer" in word|spm) ;; *) die "--tokenizer must be word or spm, not '$tokenizer'";; esac
 [ "$ngpu" = auto ] && ngpu=$(detect_gpus)
+check_launch_knobs
+read -ra train_cmd <<< "$(train_launcher)"
 mkdir -p "$exp"
 raw="$exp/raw"
 tok="$exp/tok-$tokenizer"
@@ -102,7 +109,7 @@ if stage_enabled 3; then
     budget=()
     [ "$stop_time_hours" != 0 ] && budget=(--stop-time-hours "$stop_time_hours")
     # shellcheck disable=SC2046,SC2086
-    run_cmd fairseq-train "$databin" --user-dir "$XLMR_USER_DIR" \
+    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
       --task xlmr_language_modeling --word-boundary "$word_boundary" \
       --sample-break-mode none --tokens-per-sample "$tokens_per_sample" \
       --arch "$arch" --criterion "$criterion" --label-smoothing "$label_smoothing" \
