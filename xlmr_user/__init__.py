@@ -17,6 +17,8 @@ allow_fairseq_checkpoints()
 from . import criterions, models, tasks  # noqa: F401,E402
 from .checkpoint_integrity import install_checkpoint_integrity  # noqa: E402
 from .cli_help import install_full_help  # noqa: E402
+from .errors import install_error_hook  # noqa: E402
 
 install_checkpoint_integrity()
 install_full_help()
+install_error_hook()

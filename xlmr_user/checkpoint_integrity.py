@@ -18,8 +18,10 @@ import zipfile
 from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
 
+from .errors import XlmrUserError
 
-class CorruptCheckpointError(RuntimeError):
+
+class CorruptCheckpointError(XlmrUserError, RuntimeError):
     pass
 
 

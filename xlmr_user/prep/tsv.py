@@ -20,13 +20,11 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
+from ..errors import DataError  # noqa: F401  (re-exported: prep modules raise it)
+
 MAX_ERRORS = 20
 IGNORED_COLUMNS = {"index", "idx", "id"}
 LABEL_COLUMN = "label"
-
-
-class DataError(Exception):
-    """Bad input data.  The message names the file (and line) at fault."""
 
 
 @dataclass

@@ -39,6 +39,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING, OmegaConf, open_dict
 
+from ..errors import ConfigError, DataError, MissingDataError, guard_vocabulary
 from ..utils.batching import EvaluateEveryExampleMixin
 from ..utils.params import log_parameter_counts
 
@@ -110,7 +111,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
         paths = {k: os.path.join(cfg.data, k, "dict.txt") for k in ("input0", "label")}
         for path in paths.values():
             if not os.path.isfile(path):
-                raise FileNotFoundError(f"{path}: no such file; {PREPARE_HINT}")
+                raise MissingDataError(f"{path}: no such file; {PREPARE_HINT}")
         data_dict = cls.load_dictionary(paths["input0"])
         label_dict = Dictionary.load(paths["label"])
         num_labels = len(label_dict) - label_dict.nspecial
@@ -119,7 +120,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
             with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
                 cfg.num_classes = num_labels
         elif cfg.num_classes != num_labels:
-            raise ValueError(
+            raise ConfigError(
                 f"--num-classes {cfg.num_classes} does not match the {num_labels} labels "
                 f"in {paths['label']} ({', '.join(labels)}); drop --num-classes or set it "
                 f"to {num_labels}"
@@ -135,7 +136,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
     def load_dataset(self, split, combine=False, **kwargs):
         input0 = self._load_split("input0", split, self.source_dictionary, combine)
         if input0 is None:
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"{os.path.join(self.cfg.data, 'input0', split)}.{{bin,idx}}: split "
                 f"{split!r} not found; {PREPARE_HINT}"
             )
@@ -149,7 +150,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
             src_tokens = input0
         else:
             if len(input1) != len(input0):
-                raise ValueError(f"{self.cfg.data}: input0/{split} has {len(input0)} "
+                raise DataError(f"{self.cfg.data}: input0/{split} has {len(input0)} "
                                  f"examples but input1/{split} has {len(input1)}")
             if separator is not None:
                 input1 = PrependTokenDataset(input1, separator)
@@ -188,7 +189,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
         label_dataset = self._load_split("label", split, self.label_dictionary, combine)
         if label_dataset is not None:
             if len(label_dataset) != len(src_tokens):
-                raise ValueError(f"{self.cfg.data}: label/{split} has {len(label_dataset)} "
+                raise DataError(f"{self.cfg.data}: label/{split} has {len(label_dataset)} "
                                  f"labels but input0/{split} has {len(src_tokens)} examples")
             dataset["target"] = OffsetTokensDataset(
                 StripTokenDataset(label_dataset, id_to_strip=self.label_dictionary.eos()),
@@ -213,7 +214,8 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
         if head not in getattr(model, "classification_heads", {}):
             model.register_classification_head(head, num_classes=self.cfg.num_classes)
         log_parameter_counts(model, logger)
-        return model
+        return guard_vocabulary(model, self.source_dictionary,
+                                os.path.join(self.cfg.data, "input0", "dict.txt"))
 
     def max_positions(self):
         return self.cfg.max_positions

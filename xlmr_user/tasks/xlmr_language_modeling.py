@@ -18,6 +18,7 @@ The data format is fairseq's own (``fairseq-preprocess --only-source``); every
 import contextlib
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +29,7 @@ from fairseq.tasks import register_task
 from fairseq.tasks.language_modeling import LanguageModelingConfig, LanguageModelingTask
 from omegaconf import OmegaConf, open_dict
 
+from ..errors import MissingDataError, guard_vocabulary
 from ..utils.batching import EvaluateEveryExampleMixin
 from ..utils.params import log_parameter_counts
 
@@ -85,6 +87,15 @@ class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
                                                 getattr(args, "word_boundary", "auto"))
         logger.info("word_ppl counts words as: %s", mode)
 
+    @classmethod
+    def setup_task(cls, args, **kwargs):
+        paths = utils.split_paths(args.data) if getattr(args, "data", None) else []
+        if paths and not os.path.isfile(os.path.join(paths[0], "dict.txt")):
+            raise MissingDataError(
+                f"{os.path.join(paths[0], 'dict.txt')}: no such file; binarize the text with "
+                "fairseq-preprocess --only-source (or run examples/wikitext-2/run.sh --stage 2)")
+        return super().setup_task(args, **kwargs)
+
     def count_words(self, sample) -> int:
         target = sample["target"]
         return int(self.word_start.to(target.device)[target].sum())
@@ -105,7 +116,8 @@ class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
                     setattr(cfg, key, new)
         model = super().build_model(cfg, from_checkpoint)
         log_parameter_counts(model, logger)
-        return model
+        dict_path = os.path.join(utils.split_paths(self.args.data)[0], "dict.txt")
+        return guard_vocabulary(model, self.source_dictionary, dict_path)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         loss, sample_size, log = super().train_step(
