@@ -1,5 +1,18 @@
 # Helpers shared by the recipes: GPU detection and the fairseq flags that
-# depend on it.  Sourced after data-prep/common.sh.
+# depend on it.  Sourced after data-prep/common.sh and before the recipe's
+# own knobs; a recipe adds $launch_knobs to its $_knobs and calls
+# resolve_launch after parse_options.sh.
+
+# ---- launch knobs shared by every training recipe ----
+ngpu=${NGPU:-auto}
+update_freq=${UPDATE_FREQ:-1}
+fp16=${FP16:-true}
+launcher=${LAUNCHER:-local}
+nnodes=${NNODES:-1}
+node_rank=${NODE_RANK:-0}
+master_addr=${MASTER_ADDR:-127.0.0.1}
+master_port=${MASTER_PORT:-29500}
+launch_knobs="ngpu update_freq fp16 launcher nnodes node_rank master_addr master_port"
 
 # Number of usable GPUs (0 on a CPU-only machine).
 detect_gpus() {
@@ -54,3 +67,11 @@ run_cmd() {
 }
 
 stage_enabled() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+# After option parsing: count GPUs if asked to, check the launch knobs, and
+# set the array train_cmd (the command that starts fairseq-train).
+resolve_launch() {
+  [ "$ngpu" = auto ] && ngpu=$(detect_gpus)
+  check_launch_knobs
+  read -ra train_cmd <<< "$(train_launcher)"
+}

@@ -35,21 +35,13 @@ label_smoothing=${LABEL_SMOOTHING:-0.1}
 dropout=${DROPOUT:-0.1}
 weight_decay=${WEIGHT_DECAY:-0.1}
 seed=${SEED:-1}
-ngpu=${NGPU:-auto}
-update_freq=${UPDATE_FREQ:-1}
-fp16=${FP16:-true}
 log_interval=${LOG_INTERVAL:-50}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
-launcher=${LAUNCHER:-local}
-nnodes=${NNODES:-1}
-node_rank=${NODE_RANK:-0}
-master_addr=${MASTER_ADDR:-127.0.0.1}
-master_port=${MASTER_PORT:-29500}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-3}
 _knobs="data name exp pretrained arch vocab_size max_positions batch_size lr warmup_ratio
-        max_epoch max_update label_smoothing dropout weight_decay seed ngpu update_freq fp16
-        log_interval extra_train_args launcher nnodes node_rank master_addr master_port stage stop_stage"
+        max_epoch max_update label_smoothing dropout weight_decay seed 
+        log_interval extra_train_args stage stop_stage $launch_knobs"
 source "$here/../parse_options.sh"
 
 [ -n "$data" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
@@ -58,9 +50,7 @@ data="$(cd "$data" && pwd)"
 name=${name:-$(basename "$data")}
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
-[ "$ngpu" = auto ] && ngpu=$(detect_gpus)
-check_launch_knobs
-read -ra train_cmd <<< "$(train_launcher)"
+resolve_launch
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 

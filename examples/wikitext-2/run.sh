@@ -40,29 +40,19 @@ max_update=${MAX_UPDATE:-20000}
 stop_time_hours=${STOP_TIME_HOURS:-0}
 save_interval_updates=${SAVE_INTERVAL_UPDATES:-500}
 seed=${SEED:-1}
-ngpu=${NGPU:-auto}
-update_freq=${UPDATE_FREQ:-1}
-fp16=${FP16:-true}
 workers=${WORKERS:-2}
 log_interval=${LOG_INTERVAL:-100}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
-launcher=${LAUNCHER:-local}
-nnodes=${NNODES:-1}
-node_rank=${NODE_RANK:-0}
-master_addr=${MASTER_ADDR:-127.0.0.1}
-master_port=${MASTER_PORT:-29500}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-5}
 _knobs="from mini exp tokenizer spm_vocab arch criterion label_smoothing tokens_per_sample
         batch_size lr lr_scheduler warmup_updates weight_decay clip_norm max_update
-        stop_time_hours save_interval_updates seed ngpu update_freq fp16 workers log_interval
-        extra_train_args launcher nnodes node_rank master_addr master_port stage stop_stage"
+        stop_time_hours save_interval_updates seed  workers log_interval
+        extra_train_args stage stop_stage $launch_knobs"
 source "$here/../parse_options.sh"
 
 case "$tokenizer" in word|spm) ;; *) die "--tokenizer must be word or spm, not '$tokenizer'";; esac
-[ "$ngpu" = auto ] && ngpu=$(detect_gpus)
-check_launch_knobs
-read -ra train_cmd <<< "$(train_launcher)"
+resolve_launch
 mkdir -p "$exp"
 raw="$exp/raw"
 tok="$exp/tok-$tokenizer"
