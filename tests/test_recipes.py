@@ -46,8 +46,8 @@ def test_dry_run_cpu_command(tmp_path):
     line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2", NGPU="0"))
     assert " --cpu " in f"{line} " and "--fp16" not in line and "--update-freq 1" in line
     assert "--task text_classification" in line and "--arch xlmr_small" in line
-    # 64 examples, batch 32: 2 updates an epoch, 10 epochs, 6% warm-up
-    assert "--max-update 20" in line and "--warmup-updates 1" in line and "--lr 1e-5" in line
+    # 64 examples, batch 32: 2 updates an epoch, 10 epochs, 6% warm-up; from scratch
+    assert "--max-update 20" in line and "--warmup-updates 1" in line and "--lr 5e-4" in line
 
 
 def test_dry_run_gpu_command(tmp_path):
@@ -66,6 +66,7 @@ def test_pretrained_adds_restore_file(tmp_path):
     line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
                                       "--pretrained", tmp_path / "xlmr.base", NGPU="0"))
     assert f"--restore-file {tmp_path / 'xlmr.base' / 'model.pt'} --reset-optimizer" in line
+    assert "--lr 1e-5" in line  # the fine-tuning rate of the RoBERTa GLUE recipe
 
 
 def test_unknown_option_and_missing_data(tmp_path):

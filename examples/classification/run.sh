@@ -27,7 +27,7 @@ arch=${ARCH:-xlmr_small}
 vocab_size=${VOCAB_SIZE:-8000}
 max_positions=${MAX_POSITIONS:-512}
 batch_size=${BATCH_SIZE:-32}
-lr=${LR:-1e-5}
+lr=${LR:-auto}             # auto: 1e-5 with --pretrained (RoBERTa GLUE recipe), 5e-4 from scratch
 warmup_ratio=${WARMUP_RATIO:-0.06}
 max_epoch=${MAX_EPOCH:-10}
 max_update=${MAX_UPDATE:-0}
@@ -51,6 +51,7 @@ name=${name:-$(basename "$data")}
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
 resolve_launch
+[ "$lr" = auto ] && lr=$([ -n "$pretrained" ] && echo 1e-5 || echo 5e-4)
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 
