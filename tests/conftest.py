@@ -1,6 +1,5 @@
 """Shared helpers: run fairseq's command-line tools with the plugin, and
 prepare small synthetic datasets once per test session."""
-import json
 import os
 import subprocess
 import sys

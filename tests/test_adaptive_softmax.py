@@ -1,6 +1,5 @@
 """adaptive_softmax: exact NLL under the model's distribution, equal to fairseq's
 adaptive_loss where that one is right, and right where it is not."""
-import pytest
 import torch
 import torch.nn.functional as F
 from fairseq.criterions.adaptive_loss import AdaptiveLoss

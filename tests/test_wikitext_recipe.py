@@ -2,7 +2,6 @@
 reload, resume, the sentencepiece variant, the data stage, and the commands."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 

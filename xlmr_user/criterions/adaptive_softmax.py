@@ -19,7 +19,6 @@ Logged in base 2 like fairseq: ``loss``, ``nll_loss`` and ``ppl``.
 import math
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn.functional as F
 from fairseq import utils
 from fairseq.criterions import FairseqCriterion, register_criterion
