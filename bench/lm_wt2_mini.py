@@ -126,6 +126,7 @@ def run(args) -> int:
           f"each, {'side by side' if args.concurrent else 'one after another'}", file=sys.stderr)
     run_jobs(jobs, args.threads, args.concurrent)
 
+    _, test_words = count_words(str(databin), "test", "token")  # the same for every system
     rows = []
     for job in jobs:
         tag = job.name.replace(" ", "_")
@@ -143,9 +144,8 @@ def run(args) -> int:
         run_jobs([ev_job], args.threads, False)
         with open(ev_job.log) as f:
             ev = parse_eval_lm(f.read())
-        _, words = count_words(str(databin), "test", "token")
         rows.append({"system": job.name, **stats, "test_ppl": ev["ppl"],
-                     "test_tokens": ev["tokens"], "test_words": words,
+                     "test_tokens": ev["tokens"], "test_words": test_words,
                      "peak_rss_mb": round(job.peak_rss_mb, 1), "wall_s": round(job.wall_s, 1)})
 
     ref = next((r for r in rows if r["system"].startswith("fairseq")), None)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PYTHON, ROOT, prepare, run
-from xlmr_user.prep.tsv import DataError, read_tsv
+from xlmr_user.errors import DataError
+from xlmr_user.prep.tsv import read_tsv
 
 
 def write(path: Path, text, mode="w"):

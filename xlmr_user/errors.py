@@ -69,7 +69,7 @@ def install_error_hook() -> None:
         sys.excepthook = _hook(sys.excepthook)
 
 
-def check_vocabulary(model, state_dict, dictionary, dict_path: str) -> None:
+def check_vocabulary(model, state_dict, dict_path: str) -> None:
     """Refuse a checkpoint whose embedding tables do not have one row per
     entry of the data dictionary (it was trained with another dict.txt)."""
     own = model.state_dict()
@@ -85,13 +85,13 @@ def check_vocabulary(model, state_dict, dictionary, dict_path: str) -> None:
                 "fairseq-preprocess --srcdict)")
 
 
-def guard_vocabulary(model, dictionary, dict_path: str):
+def guard_vocabulary(model, dict_path: str):
     """Make ``model.load_state_dict`` (used by --restore-file, resuming and
     fairseq-validate) check the vocabulary first."""
     original = model.load_state_dict
 
     def load_state_dict(state_dict, *args, **kwargs):
-        check_vocabulary(model, state_dict, dictionary, dict_path)
+        check_vocabulary(model, state_dict, dict_path)
         return original(state_dict, *args, **kwargs)
 
     model.load_state_dict = load_state_dict

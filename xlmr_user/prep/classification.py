@@ -32,7 +32,8 @@ from typing import Dict, List, Optional
 from .atomic_dir import atomic_output_dir
 from .binarize import build_dictionary, fairseq_preprocess, write_label_dictionary
 from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
-from .tsv import DataError, TsvSplit, check_labels_known, check_same_columns, label_sort_key, read_tsv
+from ..errors import DataError
+from .tsv import TsvSplit, check_labels_known, check_same_columns, label_sort_key, read_tsv
 
 logger = logging.getLogger("xlmr_user.prep.classification")
 

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
-from ..errors import DataError  # noqa: F401  (re-exported: prep modules raise it)
+from ..errors import DataError
 
 MAX_ERRORS = 20
 IGNORED_COLUMNS = {"index", "idx", "id"}

@@ -20,7 +20,7 @@ import urllib.request
 import zipfile
 
 from .atomic_dir import atomic_output_dir
-from .tsv import DataError
+from ..errors import DataError
 
 URL = "https://wikitext.smerity.com/wikitext-2-v1.zip"
 # sha256 of wikitext-2-v1.zip as registered by DataDeps.jl / MLDatasets.jl

@@ -214,8 +214,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
         if head not in getattr(model, "classification_heads", {}):
             model.register_classification_head(head, num_classes=self.cfg.num_classes)
         log_parameter_counts(model, logger)
-        return guard_vocabulary(model, self.source_dictionary,
-                                os.path.join(self.cfg.data, "input0", "dict.txt"))
+        return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", "dict.txt"))
 
     def max_positions(self):
         return self.cfg.max_positions

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Tuple
 
 import torch
 from fairseq import utils
@@ -49,8 +50,9 @@ class XlmrLanguageModelingConfig(LanguageModelingConfig):
     )
 
 
-def word_start_mask(dictionary, mode: str) -> torch.Tensor:
-    """Boolean per dictionary index: does this token start a new word?"""
+def word_start_mask(dictionary, mode: str) -> Tuple[torch.Tensor, str]:
+    """Boolean per dictionary index: does this token start a new word?  Also
+    returns the mode used (``auto`` resolved to ``token`` or ``sentencepiece``)."""
     symbols = dictionary.symbols
     special = {dictionary.pad(), dictionary.bos()}
     if mode == "auto":
@@ -117,7 +119,7 @@ class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
         model = super().build_model(cfg, from_checkpoint)
         log_parameter_counts(model, logger)
         dict_path = os.path.join(utils.split_paths(self.args.data)[0], "dict.txt")
-        return guard_vocabulary(model, self.source_dictionary, dict_path)
+        return guard_vocabulary(model, dict_path)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         loss, sample_size, log = super().train_step(
