@@ -14,7 +14,7 @@
 #                  from checkpoint_last.pt when re-run
 #   4  evaluate:   fairseq-eval-lm with checkpoint_best.pt on valid and test
 #   5  report:     results.json (token and word-normalized ppl, words, params, wall
-#                  time) and learning_curve.png from the TensorBoard logs
+#                  time) and learning_curve-ARCH-TOKENIZER.png from the TensorBoard logs
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../data-prep/common.sh"
