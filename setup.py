@@ -42,6 +42,8 @@ setup(
         "console_scripts": [
             "xlmr-prepare-classification=xlmr_user.prep.classification:main",
             "xlmr-user-dir=xlmr_user.check_install:print_user_dir",
+            "xlmr-predict=xlmr_user.inference.predict:main",
+            "xlmr-export=xlmr_user.inference.export:main",
         ],
     },
 )

@@ -5,14 +5,16 @@
 #
 #   examples/toy/run.sh            # or: make toy
 #
-# Stage 0 writes the TSVs; stages 1-3 are examples/classification/run.sh.
+# Stage 0 writes the TSVs; stages 1-4 are examples/classification/run.sh
+# (prepare, train, evaluate, report: results.json, learning_curve.png and
+# a model directory for xlmr-predict).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../data-prep/common.sh"
 
 exp=${EXP:-$XLMR_ROOT/exp/toy}
 stage=${STAGE:-0}
-stop_stage=${STOP_STAGE:-3}
+stop_stage=${STOP_STAGE:-4}
 max_update=${MAX_UPDATE:-300}
 _knobs="exp stage stop_stage max_update"
 source "$here/../parse_options.sh"

@@ -1,11 +1,14 @@
 """``python -m xlmr_user.recipes.classification_results``: turn the logs of a
-classification recipe run into ``results.json`` (and print it)."""
+classification recipe run into ``results.json`` (and print it), and draw the
+learning curve (validation accuracy and macro-F1, training loss) as a PNG."""
 import argparse
 import json
+import os
 import sys
 
 from .fairseq_logs import json_records, numbers
-from .results_io import logged_parameter_count, parse_fields, write_results
+from .learning_curve import plot_learning_curve, read_tensorboard_scalars
+from .results_io import logged_parameter_count, logged_trainable_count, parse_fields, write_results
 
 
 def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dict:
@@ -20,7 +23,13 @@ def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dic
         last = numbers(train[-1], "train")
         results.update(num_updates=int(last.get("num_updates", 0)),
                        train_wall_s=last.get("wall"), train_loss=last.get("loss"))
+        # sentences/s while training: updates/s x sentences per update, per epoch
+        epochs = [numbers(r, "train") for r in train]
+        rates = [e["ups"] * e["bsz"] for e in epochs if e.get("ups") and e.get("bsz")]
+        if rates:
+            results["train_sentences_per_s"] = round(sum(rates) / len(rates), 1)
     results["params"] = logged_parameter_count(train_text)
+    results["trainable_params"] = logged_trainable_count(train_text)
     for split, path in eval_logs.items():
         with open(path, encoding="utf-8") as f:
             recs = json_records(f.read(), split)
@@ -38,10 +47,21 @@ def main(argv=None) -> int:
     p.add_argument("--meta", required=True, help="meta.json of the prepared data")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra fields (arch, dataset, ...)")
+    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
+    p.add_argument("--png", help="learning-curve PNG to write")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     evals = dict(e.split("=", 1) for e in a.eval)
-    write_results(collect(a.train_log, evals, a.meta, parse_fields(a.set)), a.out)
+    extra = parse_fields(a.set)
+    results = collect(a.train_log, evals, a.meta, extra)
+    if a.tensorboard and a.png:
+        scalars = read_tensorboard_scalars(a.tensorboard)
+        title = f"{extra.get('dataset', '')} {extra.get('arch', '')} {extra.get('peft', '')}"
+        if plot_learning_curve(scalars, a.png, title.strip(),
+                               [("valid", "accuracy"), ("valid", "macro_f1")], ylabel="valid %",
+                               right=[("train_inner", "loss")], right_label="train loss"):
+            results["learning_curve"] = os.path.basename(a.png)
+    write_results(results, a.out)
     return 0
 
 

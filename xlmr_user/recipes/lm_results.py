@@ -9,15 +9,14 @@ curve for a language-model recipe run.
   ``fairseq-train --tensorboard-logdir`` wrote.
 """
 import argparse
-import glob
 import math
 import os
 import re
-import struct
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 from .fairseq_logs import json_records, numbers
+from .learning_curve import plot_learning_curve, read_tensorboard_scalars
 from .results_io import logged_parameter_count, parse_fields, write_results
 
 EVAL_TOKENS = re.compile(r"Evaluated ([\d,]+) tokens in ([\d.]+)s")
@@ -49,60 +48,6 @@ def count_words(databin: str, split: str, word_boundary: str = "auto") -> Tuple[
         tokens += t.numel()
         words += int(mask[t].sum())
     return tokens, words
-
-
-def read_tensorboard_scalars(logdir: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
-    """{run: {tag: [(step, value), ...]}} from tfevents files (TFRecord framing)."""
-    from tensorboardX.proto.event_pb2 import Event
-
-    out: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
-    for path in sorted(glob.glob(os.path.join(logdir, "*", "events.out.tfevents.*"))):
-        run = os.path.basename(os.path.dirname(path))
-        with open(path, "rb") as f:
-            data = f.read()
-        pos = 0
-        while pos + 12 <= len(data):
-            (length,) = struct.unpack("<Q", data[pos:pos + 8])
-            record = data[pos + 12:pos + 12 + length]
-            pos += 12 + length + 4
-            if len(record) < length:
-                break  # a record still being written
-            ev = Event()
-            ev.ParseFromString(record)
-            for v in ev.summary.value:
-                if v.HasField("simple_value"):
-                    out.setdefault(run, {}).setdefault(v.tag, []).append((ev.step, v.simple_value))
-    return out
-
-
-def plot_learning_curve(scalars, png: str, title: str) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = False
-    for run, label in (("train_inner", "train"), ("valid", "valid")):
-        for tag in ("ppl", "word_ppl"):
-            pts = sorted(scalars.get(run, {}).get(tag, []))
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o" if run == "valid" else None,
-                        markersize=3, label=f"{label} {tag}")
-                drawn = True
-    if not drawn:
-        plt.close(fig)
-        return False
-    ax.set_yscale("log")
-    ax.set_xlabel("updates")
-    ax.set_ylabel("perplexity")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def collect(train_log: str, evals: Dict[str, str], databin: str, word_boundary: str,
@@ -146,7 +91,9 @@ def main(argv=None) -> int:
                       a.word_boundary, extra)
     if a.tensorboard and a.png:
         scalars = read_tensorboard_scalars(a.tensorboard)
-        if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}"):
+        series = [(run, tag) for run in ("train_inner", "valid") for tag in ("ppl", "word_ppl")]
+        if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}",
+                               series, ylabel="perplexity", log_scale=True):
             results["learning_curve"] = os.path.basename(a.png)
     write_results(results, a.out)
     return 0

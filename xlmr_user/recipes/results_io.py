@@ -28,6 +28,15 @@ def logged_parameter_count(log_text: str) -> Optional[int]:
     return count
 
 
+def logged_trainable_count(log_text: str) -> Optional[int]:
+    """The trainable count from the same log line ('..., M trainable (x%)')."""
+    count = None
+    for line in log_text.splitlines():
+        if "model parameters:" in line and " trainable" in line:
+            count = int(line.split("total,")[1].split("trainable")[0].replace(",", ""))
+    return count
+
+
 def write_results(results: dict, path: str) -> None:
     """Write results.json (temp file + rename) and echo it to stdout."""
     tmp = path + ".tmp"

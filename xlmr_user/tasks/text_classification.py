@@ -35,11 +35,12 @@ from fairseq.data import (
     data_utils,
 )
 from fairseq.data.shorten_dataset import maybe_shorten_dataset
-from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING, OmegaConf, open_dict
 
 from ..errors import ConfigError, DataError, MissingDataError, guard_vocabulary
+from ..models.peft import PeftConfig, apply_peft
 from ..utils.batching import EvaluateEveryExampleMixin
 from ..utils.params import log_parameter_counts
 
@@ -50,7 +51,10 @@ PREPARE_HINT = "prepare the data with data-prep/prepare_classification.sh"
 
 
 @dataclass
-class TextClassificationConfig(FairseqDataclass):
+class TextClassificationConfig(PeftConfig):
+    """Data options below; the fine-tuning options (--freeze-encoder, --bitfit,
+    --lora-*) come from :class:`xlmr_user.models.peft.PeftConfig`."""
+
     data: str = field(default=MISSING, metadata={"help": "path to the data directory "
                       "(input0/, optional input1/, label/)"})
     num_classes: int = field(
@@ -213,6 +217,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
         head = self.cfg.classification_head_name
         if head not in getattr(model, "classification_heads", {}):
             model.register_classification_head(head, num_classes=self.cfg.num_classes)
+        apply_peft(model, self.cfg)
         log_parameter_counts(model, logger)
         return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", "dict.txt"))
 

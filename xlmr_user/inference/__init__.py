@@ -1,0 +1,3 @@
+"""Using a trained classifier: a model directory (``export``), predictions
+from the command line (``predict``) and in Python (``model_dir.load_classifier``,
+fairseq's hub interface)."""
