@@ -4,7 +4,8 @@
 #   make test        # the whole pytest suite (slow end-to-end cases included)
 #   make test-fast   # skip the cases marked slow
 #   make toy         # the 5-minute tour: a tiny classifier on synthetic data (CPU)
-#   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir ...]   # any TSV folder
+#   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir PEFT=lora ...]   # any TSV folder
+#   make sst-2       # GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 #   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
 #   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
 #   make bench       # plugin vs fairseq's built-in transformer_lm on wt2-mini (BENCH_ARGS=...)
@@ -28,10 +29,10 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 
 BENCH_ARGS ?= --budget-minutes 20 --concurrent
 
-.PHONY: install test test-fast help toy classify wikitext-2 wt2-mini bench
+.PHONY: install test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -63,6 +64,9 @@ toy:
 classify:
 	@[ -n "$(DATA)" ] || { echo "usage: make classify DATA=dir-with-train.tsv-and-dev.tsv"; exit 2; }
 	PYTHON=$(PY) DATA="$(DATA)" bash examples/classification/run.sh
+
+sst-2:
+	PYTHON=$(PY) bash examples/sst-2/run.sh
 
 wikitext-2:
 	PYTHON=$(PY) bash examples/wikitext-2/run.sh

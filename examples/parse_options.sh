@@ -1,7 +1,9 @@
 # Kaldi/ESPnet-style option parsing, sourced by the recipes after they set
 # their defaults.  "--some-knob VALUE" (or "--some-knob=VALUE") sets the shell
 # variable some_knob, which must already exist; "--help" prints the recipe's
-# header comment and every knob with its current value.
+# header comment and every knob with its current value.  A recipe that wraps
+# another one sets _pass_unknown=1: unknown options are then collected in the
+# array _rest (to hand on) instead of being an error.
 _knobs="$(echo $_knobs)"  # one line, single spaces
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -18,6 +20,7 @@ while [ $# -gt 0 ]; do
   _name="${_name#--}"; _name="${_name//-/_}"
   case " $_knobs " in
     *" $_name "*) printf -v "$_name" '%s' "$_value" ;;
-    *) echo "error: unknown option --${_name//_/-} (see --help)" >&2; exit 2 ;;
+    *) if [ -n "${_pass_unknown:-}" ]; then _rest+=("--${_name//_/-}" "$_value")
+       else echo "error: unknown option --${_name//_/-} (see --help)" >&2; exit 2; fi ;;
   esac
 done

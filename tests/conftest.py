@@ -14,15 +14,17 @@ USER_DIR = str(ROOT / "xlmr_user")
 PYTHON = sys.executable
 
 
-def run(cmd, cwd=None, env=None, check=True, timeout=900):
-    """Run a command, return CompletedProcess with merged stdout/stderr text."""
+def run(cmd, cwd=None, env=None, check=True, timeout=900, input_text=None):
+    """Run a command (``input_text`` on its stdin), return CompletedProcess with
+    merged stdout/stderr text."""
     full_env = dict(os.environ)
     full_env.setdefault("OMP_NUM_THREADS", "2")
     full_env["PYTHONWARNINGS"] = "ignore"
     if env:
         full_env.update(env)
     proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout,
+                          input=input_text, stdin=None if input_text is not None else subprocess.DEVNULL)
     if check and proc.returncode != 0:
         raise AssertionError(f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
                              f"{proc.stdout[-6000:]}")
@@ -78,6 +80,29 @@ def pair_bin(pair_tsv, tmp_path_factory):
     dest = str(tmp_path_factory.mktemp("pairs-bin") / "data-bin")
     prepare(pair_tsv, dest)
     return dest
+
+
+def write_pretrained_dir(toy_bin, dest: Path, seed: int = 7) -> Path:
+    """A tiny checkpoint in the layout of xlmr.base.tar.gz (model.pt, dict.txt,
+    sentencepiece.bpe.model), made by fairseq's own masked_lm pretraining."""
+    import shutil
+
+    fairseq("train", Path(toy_bin) / "input0", "--task", "masked_lm", "--criterion", "masked_lm",
+            "--user-dir", USER_DIR, "--arch", "xlmr_tiny", "--tokens-per-sample", "128",
+            "--sample-break-mode", "eos", "--batch-size", "16", "--optimizer", "adam",
+            "--lr", "1e-3", "--max-update", "20", "--cpu", "--seed", str(seed),
+            "--save-dir", dest / "mlm", "--no-epoch-checkpoints", "--num-workers", "0")
+    shutil.copyfile(dest / "mlm" / "checkpoint_last.pt", dest / "model.pt")
+    shutil.copyfile(Path(toy_bin) / "input0" / "dict.txt", dest / "dict.txt")
+    shutil.copyfile(Path(toy_bin) / "sentencepiece.bpe.model", dest / "sentencepiece.bpe.model")
+    shutil.rmtree(dest / "mlm")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(toy_bin, tmp_path_factory):
+    """xlmr.tiny: the xlmr.base.tar.gz layout, pretrained on the toy data's text."""
+    return write_pretrained_dir(toy_bin, tmp_path_factory.mktemp("pretrained") / "xlmr.tiny")
 
 
 def build_task(data, *extra, arch="xlmr_tiny", criterion="label_smoothed_classification"):

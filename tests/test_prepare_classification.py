@@ -158,7 +158,7 @@ def test_unlabelled_test_split_and_numeric_label_order(tmp_path):
 
 def test_sentence_pairs(pair_bin):
     meta = json.loads((Path(pair_bin) / "meta.json").read_text())
-    assert meta["pair"] is True and meta["labels"] == ["different", "same"]
+    assert meta["pair"] is True and meta["labels"] == ["opposite", "same", "unrelated"]
     assert (Path(pair_bin) / "input1" / "train.bin").exists()
     # one shared vocabulary for both sentences
     assert (Path(pair_bin) / "input1" / "dict.txt").read_text() == \

@@ -1,13 +1,12 @@
 """End to end with fairseq's own command-line tools: train the tiny classifier,
 reload its checkpoint, fine-tune from a RoBERTa-format checkpoint, and train
 from the shipped hydra config."""
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import ROOT, TINY_TRAIN_ARGS, USER_DIR, fairseq, json_records, prepare
+from conftest import ROOT, TINY_TRAIN_ARGS, USER_DIR, fairseq, json_records, prepare, write_pretrained_dir
 
 pytestmark = pytest.mark.slow
 
@@ -63,21 +62,6 @@ def test_test_split_scores_with_best_checkpoint(trained, toy_bin):
                    "--batch-size", "32", "--cpu", "--log-format", "json")
     test = json_records(proc.stdout, "test")
     assert len(test) == 1 and float(test[0]["test_accuracy"]) > 75.0, proc.stdout[-2000:]
-
-
-def write_pretrained_dir(toy_bin, dest: Path, seed: int = 7) -> Path:
-    """A tiny checkpoint in the layout of xlmr.base.tar.gz (model.pt, dict.txt,
-    sentencepiece.bpe.model), made by fairseq's own masked_lm pretraining."""
-    fairseq("train", Path(toy_bin) / "input0", "--task", "masked_lm", "--criterion", "masked_lm",
-            "--user-dir", USER_DIR, "--arch", "xlmr_tiny", "--tokens-per-sample", "128",
-            "--sample-break-mode", "eos", "--batch-size", "16", "--optimizer", "adam",
-            "--lr", "1e-3", "--max-update", "20", "--cpu", "--seed", str(seed),
-            "--save-dir", dest / "mlm", "--no-epoch-checkpoints", "--num-workers", "0")
-    shutil.copyfile(dest / "mlm" / "checkpoint_last.pt", dest / "model.pt")
-    shutil.copyfile(Path(toy_bin) / "input0" / "dict.txt", dest / "dict.txt")
-    shutil.copyfile(Path(toy_bin) / "sentencepiece.bpe.model", dest / "sentencepiece.bpe.model")
-    shutil.rmtree(dest / "mlm")
-    return dest
 
 
 def test_finetune_from_pretrained_roberta_checkpoint(toy_tsv, toy_bin, tmp_path):

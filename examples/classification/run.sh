@@ -50,9 +50,10 @@ log_interval=${LOG_INTERVAL:-50}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-4}
+stage_offset=${STAGE_OFFSET:-0}  # added to the stage numbers in the log (for wrapping recipes)
 _knobs="data name exp pretrained peft lora_rank lora_alpha arch vocab_size max_positions batch_size lr warmup_ratio
         max_epoch max_update label_smoothing dropout weight_decay seed 
-        log_interval extra_train_args stage stop_stage $launch_knobs"
+        log_interval extra_train_args stage stop_stage stage_offset $launch_knobs"
 source "$here/../parse_options.sh"
 
 [ -n "$data" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
@@ -72,7 +73,11 @@ elif [ "$peft" != full ]; then
   log "warning: --peft $peft without --pretrained trains part of a randomly initialised encoder"
 fi
 # one experiment folder per dataset, starting point and fine-tuning method
-name=${name:-$(basename "$data")$([ -n "$pretrained" ] && echo "-ft-$(basename "$pretrained")")$([ "$peft" != full ] && echo "-$peft")}
+if [ -z "$name" ]; then
+  name=$(basename "$data")
+  if [ -n "$pretrained" ]; then name+="-ft-$(basename "$pretrained")"; fi
+  if [ "$peft" != full ]; then name+="-$peft"; fi
+fi
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
 resolve_launch
@@ -93,9 +98,9 @@ if [ -f "$databin/meta.json" ]; then
 fi
 
 if stage_enabled 1 && [ -f "$databin/meta.json" ]; then
-  log "stage 1: $databin is already prepared (meta.json), skipping"
+  log "stage $(( 1 + stage_offset )): $databin is already prepared (meta.json), skipping"
 elif stage_enabled 1; then
-  log "stage 1: prepare $data -> $databin"
+  log "stage $(( 1 + stage_offset )): prepare $data -> $databin"
   prep_args=(--from "$data" --dest "$databin" --vocab-size "$vocab_size")
   [ -n "$pretrained" ] && prep_args+=(--pretrained "$pretrained")
   run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
@@ -107,7 +112,7 @@ if stage_enabled 2; then
   then: $(cat "$ckpt/train.done")
   now:  $settings
 use another --exp (or delete $ckpt to train again)"
-    log "stage 2: $ckpt/train.done exists, skipping training (delete it to train again)"
+    log "stage $(( 2 + stage_offset )): $ckpt/train.done exists, skipping training (delete it to train again)"
   else
     if [ -f "$databin/meta.json" ]; then
       n_train=$("$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['splits']['train'])" "$databin/meta.json")
@@ -123,7 +128,7 @@ use another --exp (or delete $ckpt to train again)"
     if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
       restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
     fi
-    log "stage 2: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates"
+    log "stage $(( 2 + stage_offset )): train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates"
     mkdir -p "$ckpt"
     # shellcheck disable=SC2046,SC2086
     run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
@@ -145,12 +150,12 @@ use another --exp (or delete $ckpt to train again)"
 fi
 
 if stage_enabled 3; then
-  log "stage 3: evaluate $ckpt/checkpoint_best.pt"
+  log "stage $(( 3 + stage_offset )): evaluate $ckpt/checkpoint_best.pt"
   splits=(valid)
   [ -f "$databin/label/test.bin" ] && splits+=(test)
   for split in "${splits[@]}"; do
     if [ -s "$exp/eval.$split.log" ] && [ "$exp/eval.$split.log" -nt "$ckpt/checkpoint_best.pt" ]; then
-      log "stage 3: $exp/eval.$split.log is newer than the checkpoint, skipping"
+      log "stage $(( 3 + stage_offset )): $exp/eval.$split.log is newer than the checkpoint, skipping"
       continue
     fi
     run_cmd fairseq-validate "$databin" --user-dir "$XLMR_USER_DIR" \
@@ -164,9 +169,9 @@ fi
 
 if stage_enabled 4; then
   if [ -f "$exp/model/model.pt" ] && [ "$exp/model/model.pt" -nt "$ckpt/checkpoint_best.pt" ]; then
-    log "stage 4: $exp/model is newer than the checkpoint, keeping it"
+    log "stage $(( 4 + stage_offset )): $exp/model is newer than the checkpoint, keeping it"
   else
-    log "stage 4: export $ckpt/checkpoint_best.pt -> $exp/model"
+    log "stage $(( 4 + stage_offset )): export $ckpt/checkpoint_best.pt -> $exp/model"
     run_cmd "$PYTHON" -m xlmr_user.inference.export "$ckpt/checkpoint_best.pt" \
       --data "$databin" --out "$exp/model" --force
   fi

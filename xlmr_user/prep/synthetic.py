@@ -1,8 +1,10 @@
 """Small learnable classification datasets, for the tour and the tests.
 
 Each example is a run of filler words with one keyword hidden at a random
-place; the keyword's group is the label.  For pairs, the label says whether
-the two sentences' keywords come from the same group.  A model that learns to
+place; the keyword's group is the label.  For pairs, the label says how the
+two sentences' keywords relate: ``same``/``different`` group with 2 labels;
+with 3 or more (NLI-like, three-way) ``same``, ``opposite`` (positive vs
+negative) or ``unrelated``.  A model that learns to
 spot the keywords reaches about 1 - noise * (1 - 1/num_labels) accuracy (a
 noisy label is redrawn uniformly, so it is sometimes right); chance is
 1 / num_labels.
@@ -35,6 +37,26 @@ def _sentence(rng: random.Random, group: int, min_len: int, max_len: int) -> str
     return " ".join(words)
 
 
+def _pair_labels(num_labels: int) -> List[str]:
+    return ["same", "different"] if num_labels == 2 else ["same", "opposite", "unrelated"]
+
+
+def _pair_groups(rng: random.Random, num_labels: int):
+    """Keyword groups of a pair and its label, the labels equally likely."""
+    label = rng.choice(_pair_labels(num_labels))
+    if label == "same":
+        g = rng.randrange(num_labels)
+        return g, g, label
+    if label == "opposite":  # positive vs negative, either order
+        return (0, 1, label) if rng.random() < 0.5 else (1, 0, label)
+    g1 = rng.randrange(num_labels)
+    if label == "different":
+        return g1, rng.choice([g for g in range(num_labels) if g != g1]), label
+    options = [(a, b) for a in range(num_labels) for b in range(num_labels)
+               if a != b and {a, b} != {0, 1}]
+    return (*rng.choice(options), label)
+
+
 def make_rows(n: int, num_labels: int = 2, pairs: bool = False, noise: float = 0.0,
               seed: int = 1, min_len: int = 4, max_len: int = 12) -> List[List[str]]:
     if not 2 <= num_labels <= len(KEYWORDS):
@@ -44,12 +66,9 @@ def make_rows(n: int, num_labels: int = 2, pairs: bool = False, noise: float = 0
     rows = []
     for _ in range(n):
         if pairs:
-            g1 = rng.randrange(num_labels)
-            same = rng.random() < 0.5
-            g2 = g1 if same else rng.choice([g for g in range(num_labels) if g != g1])
-            label = "same" if same else "different"
+            g1, g2, label = _pair_groups(rng, num_labels)
             if rng.random() < noise:
-                label = "different" if same else "same"
+                label = rng.choice(_pair_labels(num_labels))
             rows.append([_sentence(rng, g1, min_len, max_len),
                          _sentence(rng, g2, min_len, max_len), label])
         else:

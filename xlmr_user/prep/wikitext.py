@@ -12,14 +12,13 @@ SHA-256; a mismatch is an error.  Output is written atomically.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
-import urllib.request
 import zipfile
 
 from .atomic_dir import atomic_output_dir
+from .download import fetch, verify
 from ..errors import DataError
 
 URL = "https://wikitext.smerity.com/wikitext-2-v1.zip"
@@ -33,36 +32,9 @@ SPLITS = ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens")
 MINI_VALID_LINES = 1000
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify(path: str, expected: str) -> None:
-    got = sha256(path)
-    if got != expected:
-        raise DataError(f"{path}: sha256 {got} does not match the official {expected}; "
-                        "the file is corrupt or not the official release (delete it and retry)")
-
-
 def download(url: str, cache_dir: str) -> str:
-    os.makedirs(cache_dir, exist_ok=True)
-    archive = os.path.join(cache_dir, os.path.basename(url))
-    if not os.path.exists(archive):
-        tmp = archive + ".part"
-        print(f"downloading {url}", file=sys.stderr)
-        try:
-            with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
-                shutil.copyfileobj(r, f)
-        except OSError as e:
-            raise DataError(f"{url}: download failed ({e}); download it by hand and pass "
-                            "--from DIR with wiki.{train,valid,test}.tokens") from None
-        os.replace(tmp, archive)
-    verify(archive, ARCHIVE_SHA256)
-    return archive
+    return fetch(url, cache_dir, ARCHIVE_SHA256,
+                 hint="pass --from DIR with wiki.{train,valid,test}.tokens")
 
 
 def get(dest: str, src: str | None = None, mini: bool = False, url: str = URL,
