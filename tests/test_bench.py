@@ -44,3 +44,20 @@ def test_builtin_peer_is_sized_like_the_plugin_and_uses_cross_entropy():
                         ("--decoder-input-dim", "256"), ("--decoder-output-dim", "256")):
         assert peer[peer.index(flag) + 1] == value
     assert "--user-dir" not in peer  # the peer is plain fairseq
+
+
+def test_sst2_tables_and_tfidf_baseline(tmp_path):
+    from bench.sst2 import markdown_tables, tfidf_logreg
+    from xlmr_user.prep.synthetic import write_dataset
+
+    raw = write_dataset(str(tmp_path / "raw"), n_train=400, n_valid=100, n_test=100, seed=4)
+    row = tfidf_logreg(__import__("pathlib").Path(raw), seed=1)
+    assert row["test_accuracy"] > 90 and row["train_sentences_per_s"] > 0  # keywords: easy
+    result = {"examples": {"train": 400, "dev": 100, "test": 100}, "threads": 2, "seed": 1,
+              "scratch_updates": 2000, "budget_minutes": 20, "pretrain_updates": 2000,
+              "finetune_updates": 1000, "rows": [row],
+              "peft_rows": [{"system": "xlmr_tiny pretrained, lora", "lr": 0.001,
+                             "trainable_params": 6_338, "params": 146_803, "test_accuracy": 81.5}]}
+    table = markdown_tables(result)
+    assert "| TF-IDF + logistic regression |" in table and "2 thread(s) per system" in table
+    assert "| xlmr_tiny pretrained, lora | 0.001 | 6,338 | 146,803 |" in table

@@ -100,6 +100,8 @@ def test_hub_interface_as_in_the_readme(lora_run):
     model.eval()
     probs = model.predict("sentence_classification_head", model.encode("a superb film")).exp()
     assert probs.shape == (1, 2) and abs(float(probs.sum()) - 1) < 1e-5
+    labels = model.task.label_dictionary
+    assert labels[labels.nspecial + probs.argmax().item()] in ("negative", "positive")
 
 
 def test_predict_bad_input(lora_run, tmp_path):

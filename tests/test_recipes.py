@@ -76,3 +76,17 @@ def test_unknown_option_and_missing_data(tmp_path):
     assert proc.returncode == 1 and "set --data DIR" in proc.stdout
     proc = run(["bash", CLASSIFY, "--help"], env=ENV)
     assert "--max-positions" in proc.stdout and "Stages:" in proc.stdout
+
+
+def test_peft_knobs_and_learning_rates(tmp_path):
+    pre = tmp_path / "xlmr.base"
+    cases = {"lora": ("--lora-rank 8 --lora-alpha 16", "--lr 5e-4"),
+             "freeze": ("--freeze-encoder", "--lr 1e-3"),
+             "bitfit": ("--bitfit", "--lr 5e-4"),
+             "full": ("--restore-file", "--lr 1e-5")}
+    for peft, (flag, lr) in cases.items():
+        line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
+                                          "--pretrained", pre, "--peft", peft, NGPU="0"))
+        assert flag in line and lr in line, (peft, line)
+    proc = run(["bash", CLASSIFY, "--data", tmp_path, "--peft", "adapters"], env=ENV, check=False)
+    assert proc.returncode == 1 and "--peft must be full, freeze, bitfit or lora" in proc.stdout

@@ -11,6 +11,20 @@ from .learning_curve import plot_learning_curve, read_tensorboard_scalars
 from .results_io import logged_parameter_count, logged_trainable_count, parse_fields, write_results
 
 
+def training_rate(epochs) -> float:
+    """Sentences per second of training, from fairseq's per-epoch records
+    (``num_updates`` cumulative; ``bsz`` and ``ups`` averaged over the epoch):
+    all sentences over all seconds, so a short last epoch weighs little."""
+    prev = sentences = seconds = 0.0
+    for e in epochs:
+        n = e.get("num_updates", 0) - prev
+        if n > 0 and e.get("ups") and e.get("bsz"):
+            sentences += n * e["bsz"]
+            seconds += n / e["ups"]
+        prev = e.get("num_updates", prev)
+    return round(sentences / seconds, 1) if seconds else None
+
+
 def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dict:
     with open(train_log, encoding="utf-8") as f:
         train_text = f.read()
@@ -23,11 +37,9 @@ def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dic
         last = numbers(train[-1], "train")
         results.update(num_updates=int(last.get("num_updates", 0)),
                        train_wall_s=last.get("wall"), train_loss=last.get("loss"))
-        # sentences/s while training: updates/s x sentences per update, per epoch
-        epochs = [numbers(r, "train") for r in train]
-        rates = [e["ups"] * e["bsz"] for e in epochs if e.get("ups") and e.get("bsz")]
-        if rates:
-            results["train_sentences_per_s"] = round(sum(rates) / len(rates), 1)
+        rate = training_rate([numbers(r, "train") for r in train])
+        if rate:
+            results["train_sentences_per_s"] = rate
     results["params"] = logged_parameter_count(train_text)
     results["trainable_params"] = logged_trainable_count(train_text)
     for split, path in eval_logs.items():
