@@ -16,13 +16,13 @@ and the 4,000 warm-up updates are scaled to what the budget allows
 test with ``fairseq-eval-lm``.
 """
 import datetime
-import json
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
+from .report import save as save_results
 from .runner import Job, run_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,14 +158,7 @@ def run(args) -> int:
               "budget_minutes": args.budget_minutes, "threads_per_system": args.threads,
               "concurrent": args.concurrent, "seed": args.seed,
               "warmup_updates": args.warmup_updates, "rows": rows}
-    table = markdown_table(result)
-    print(table)
-    stamp = datetime.date.today().isoformat()
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stamp}-wt2-mini.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{stamp}-wt2-mini.md").write_text(table + "\n")
-    print(f"wrote {out / f'{stamp}-wt2-mini.json'}", file=sys.stderr)
+    save_results(result, markdown_table(result), args.out_dir, "wt2-mini")
     return 0
 
 
