@@ -8,7 +8,8 @@
 #   make sst-2       # GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 #   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
 #   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
-#   make bench       # plugin vs fairseq's built-in transformer_lm on wt2-mini (BENCH_ARGS=...)
+#   make bench       # wt2-mini LM: plugin vs fairseq's transformer_lm vs transformers GPT-2 (BENCH_ARGS=...)
+#   make bench-quick # the same as a <5-minute smoke check;  make bench-sst-2: the SST-2 benchmark
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -29,10 +30,10 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 
 BENCH_ARGS ?= --budget-minutes 20 --concurrent
 
-.PHONY: install test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench
+.PHONY: install test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench bench-quick bench-sst-2
 
 help:
-	@sed -n '2,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -80,5 +81,12 @@ wt2-mini:
 	  MAX_UPDATE="$${MAX_UPDATE:-5000}" STOP_TIME_HOURS="$${STOP_TIME_HOURS:-0.25}" \
 	  bash examples/wikitext-2/run.sh
 
+# the transformers peer needs the benchmark extra: pip install -e '.[bench]'
 bench:
 	$(PY) -m bench wt2-mini $(BENCH_ARGS)
+
+bench-quick:
+	$(PY) -m bench wt2-mini --quick
+
+bench-sst-2:
+	$(PY) -m bench sst-2

@@ -16,12 +16,14 @@ and the 4,000 warm-up updates are scaled to what the budget allows
 test with ``fairseq-eval-lm``.
 """
 import datetime
+import json
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
+from .mfu import matmul_peak_flops, mfu_percent
 from .report import save as save_results
 from .runner import Job, run_jobs
 
@@ -29,6 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 USER_DIR = str(ROOT / "xlmr_user")
 SHARED_WT2 = ROOT.parent / "shared" / "data" / "wikitext-2"
+LAYERS, DIM, CONTEXT = 4, 256, 512  # every system's size, for the MFU estimate
+# the target the numbers serve (issue: "plugin >= 1.3x fairseq's speed at equal
+# quality, and better perplexity than every peer at equal wall time")
+SPEED_GOAL = 1.3
+DEFAULT_SYSTEMS = ["transformer_lm_wt2_small", "gpt2", "transformer_lm"]
 
 COMMON = ["--sample-break-mode", "none", "--tokens-per-sample", "512", "--max-tokens", "2048",
           "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
@@ -53,6 +60,11 @@ def systems(warmup: int):
             "train": ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
                       "--arch", "awd_lstm_lm_small", "--criterion", "adaptive_softmax",
                       "--clip-norm", "0.25", "--lr", "0.002", "--warmup-updates", str(warmup)],
+        },
+        "transformers gpt2": {
+            "task": None,  # trained and scored by bench.hf_gpt2 (a plain torch loop)
+            "train": ["--layers", "4", "--dim", "256", "--ffn", "1024", "--heads", "4",
+                      "--dropout", "0.1", "--lr", "0.0005", "--warmup-updates", str(warmup)],
         },
         "fairseq transformer_lm": {
             "task": "language_modeling",
@@ -81,12 +93,35 @@ def prepare_data(work: Path, src: Path) -> Path:
     return databin
 
 
+def _timestamp(line: str):
+    import datetime as dt
+
+    try:
+        return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def valid_curve(log_text: str):
+    """[(seconds since the log's first line, valid ppl)] from fairseq's log lines."""
+    from xlmr_user.recipes.fairseq_logs import json_records
+
+    lines = log_text.splitlines()
+    start = next((t for t in map(_timestamp, lines) if t), None)
+    curve = []
+    for line in lines:
+        if "| valid | {" in line and start:
+            rec = json_records(line, "valid")[0]
+            curve.append(((_timestamp(line) - start).total_seconds(), float(rec["valid_ppl"])))
+    return curve
+
+
 def train_stats(log_text: str) -> dict:
     from xlmr_user.recipes.fairseq_logs import json_records
 
     epochs = json_records(log_text, "train")
     valid = json_records(log_text, "valid")
-    out = {}
+    out = {"curve": valid_curve(log_text)}
     m = re.search(r"num\. shared model params: ([\d,]+)", log_text)
     if m:
         out["params"] = int(m.group(1).replace(",", ""))
@@ -112,10 +147,27 @@ def run(args) -> int:
     work.mkdir(parents=True, exist_ok=True)
     databin = prepare_data(work, Path(args.shared))
     chosen = systems(args.warmup_updates)
-    names = [n for n in chosen if not args.systems or n.split()[-1] in args.systems.split(",")]
+    if args.quick:
+        args.budget_minutes, args.concurrent = 0.5, True
+        args.warmup_updates = min(args.warmup_updates, 20)
+        chosen = systems(args.warmup_updates)
+    wanted = args.systems.split(",") if args.systems else DEFAULT_SYSTEMS
+    names = [n for n in chosen if n.split()[-1] in wanted]
+    if any(chosen[n]["task"] is None for n in names):
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            sys.exit("error: the transformers peer needs the bench extra: pip install -e '.[bench]' "
+                     "(or leave it out: --systems transformer_lm_wt2_small,transformer_lm)")
     jobs = []
     for name in names:
         tag = name.replace(" ", "_")
+        if chosen[name]["task"] is None:
+            cmd = [PY, "-m", "bench.hf_gpt2", "--data-bin", str(databin), *chosen[name]["train"],
+                   "--budget-minutes", str(args.budget_minutes), "--threads", str(args.threads),
+                   "--seed", str(args.seed), "--out", str(work / f"result-{tag}.json")]
+            jobs.append(Job(name, cmd, str(work / f"train-{tag}.log"), env={"PYTHONPATH": str(ROOT)}))
+            continue
         save = work / f"ckpt-{tag}"
         shutil.rmtree(save, ignore_errors=True)  # a fresh run, not a resumed one
         cmd = [PY, "-m", "fairseq_cli.train", str(databin), *COMMON, *chosen[name]["train"],
@@ -124,29 +176,41 @@ def run(args) -> int:
         jobs.append(Job(name, cmd, str(work / f"train-{tag}.log")))
     print(f"training {len(jobs)} systems, {args.budget_minutes} min each, {args.threads} thread(s) "
           f"each, {'side by side' if args.concurrent else 'one after another'}", file=sys.stderr)
+    peak = matmul_peak_flops(args.threads)
     run_jobs(jobs, args.threads, args.concurrent)
 
     _, test_words = count_words(str(databin), "test", "token")  # the same for every system
     rows = []
     for job in jobs:
         tag = job.name.replace(" ", "_")
-        with open(job.log) as f:
-            stats = train_stats(f.read())
-        ev_cmd = [PY, "-m", "fairseq_cli.eval_lm", str(databin),
-                  "--path", str(work / f"ckpt-{tag}" / "checkpoint_best.pt"),
-                  "--task", chosen[job.name]["task"], "--gen-subset", "test",
-                  "--sample-break-mode", "none", "--tokens-per-sample", "512",
-                  "--max-tokens", "2048", "--cpu"]
-        # the plugin also for the built-in: its allow-list lets torch >= 2.6
-        # load fairseq checkpoints with weights_only=True
-        ev_cmd += ["--user-dir", USER_DIR]
-        ev_job = Job(job.name + " eval", ev_cmd, str(work / f"eval-{tag}.log"))
-        run_jobs([ev_job], args.threads, False)
-        with open(ev_job.log) as f:
-            ev = parse_eval_lm(f.read())
-        rows.append({"system": job.name, **stats, "test_ppl": ev["ppl"],
-                     "test_tokens": ev["tokens"], "test_words": test_words,
-                     "peak_rss_mb": round(job.peak_rss_mb, 1), "wall_s": round(job.wall_s, 1)})
+        if chosen[job.name]["task"] is None:
+            hf = json.loads((work / f"result-{tag}.json").read_text())
+            stats = {k: hf[k] for k in ("params", "updates", "train_tokens", "train_words_per_s",
+                                        "best_valid_ppl")}
+            stats["curve"] = [(c["wall_s"], c["valid_ppl"]) for c in hf["curve"]]
+            ev = {"ppl": hf["test_ppl"], "tokens": hf["test_tokens"]}
+        else:
+            with open(job.log) as f:
+                stats = train_stats(f.read())
+            ev_cmd = [PY, "-m", "fairseq_cli.eval_lm", str(databin),
+                      "--path", str(work / f"ckpt-{tag}" / "checkpoint_best.pt"),
+                      "--task", chosen[job.name]["task"], "--gen-subset", "test",
+                      "--sample-break-mode", "none", "--tokens-per-sample", "512",
+                      "--max-tokens", "2048", "--cpu"]
+            # the plugin also for the built-in: its allow-list lets torch >= 2.6
+            # load fairseq checkpoints with weights_only=True
+            ev_cmd += ["--user-dir", USER_DIR]
+            ev_job = Job(job.name + " eval", ev_cmd, str(work / f"eval-{tag}.log"))
+            run_jobs([ev_job], args.threads, False)
+            with open(ev_job.log) as f:
+                ev = parse_eval_lm(f.read())
+        row = {"system": job.name, **stats, "test_ppl": ev["ppl"], "test_tokens": ev["tokens"],
+               "test_words": test_words, "peak_rss_mb": round(job.peak_rss_mb, 1),
+               "wall_s": round(job.wall_s, 1)}
+        if row.get("train_words_per_s") and row.get("params"):
+            row["mfu_percent"] = round(mfu_percent(row["train_words_per_s"], row["params"],
+                                                   LAYERS, DIM, CONTEXT, peak), 2)
+        rows.append(row)
 
     ref = next((r for r in rows if r["system"].startswith("fairseq")), None)
     for r in rows:
@@ -154,10 +218,14 @@ def run(args) -> int:
             r["ppl_vs_fairseq"] = round(r["test_ppl"] / ref["test_ppl"], 3)
             if r.get("train_words_per_s") and ref.get("train_words_per_s"):
                 r["speed_vs_fairseq"] = round(r["train_words_per_s"] / ref["train_words_per_s"], 3)
+    png = Path(args.out_dir) / f"{datetime.date.today().isoformat()}-wt2-mini.png"
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    plot_curves(rows, png, f"wt2-mini, {args.budget_minutes:g} min per system")
     result = {"benchmark": "wt2-mini", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "budget_minutes": args.budget_minutes, "threads_per_system": args.threads,
               "concurrent": args.concurrent, "seed": args.seed,
-              "warmup_updates": args.warmup_updates, "rows": rows}
+              "warmup_updates": args.warmup_updates, "matmul_peak_gflops": round(peak / 1e9, 1),
+              "goals": goals(rows), "rows": rows}
     save_results(result, markdown_table(result), args.out_dir, "wt2-mini")
     return 0
 
@@ -167,23 +235,84 @@ def markdown_table(result: dict) -> str:
             f"{result['threads_per_system']} thread(s) each, "
             f"{'side by side' if result['concurrent'] else 'one after another'}, seed {result['seed']}, "
             f"warm-up {result['warmup_updates']} updates\n\n")
-    cols = ["system", "params", "updates", "train_words_per_s", "best_valid_ppl", "test_ppl",
-            "ppl_vs_fairseq", "speed_vs_fairseq", "peak_rss_mb"]
+    cols = ["system", "params", "updates", "train_words_per_s", "mfu_percent", "best_valid_ppl",
+            "test_ppl", "ppl_vs_fairseq", "speed_vs_fairseq", "peak_rss_mb"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in result["rows"]:
         lines.append("| " + " | ".join(f"{r.get(c, '')}" if not isinstance(r.get(c), int) or c == "updates"
                                        else f"{r[c]:,}" for c in cols) + " |")
-    return head + "\n".join(lines)
+    tail = ""
+    if result.get("matmul_peak_gflops"):
+        tail += (f"\n\nMFU: training FLOP/s (6 x params + attention, per word) over a "
+                 f"{result['matmul_peak_gflops']} GFLOP/s fp32 matmul on the same threads.")
+    for goal in result.get("goals", []):
+        tail += f"\n- {goal}"
+    return head + "\n".join(lines) + tail
+
+
+def goals(rows) -> list:
+    """The targets, each said to be met or not (never tuned by weakening peers)."""
+    plugin = [r for r in rows if r["system"].startswith("plugin")]
+    peers = [r for r in rows if not r["system"].startswith("plugin")]
+    if not plugin or not peers:
+        return []
+    best = min(plugin, key=lambda r: r["test_ppl"])
+    out = []
+    if best.get("speed_vs_fairseq") is not None:
+        ok = best["speed_vs_fairseq"] >= SPEED_GOAL
+        out.append(f"{'MET' if ok else 'NOT MET'}: {best['system']} trains at "
+                   f"{best['speed_vs_fairseq']}x fairseq's words/s (goal >= {SPEED_GOAL}x)")
+    worse = [p["system"] for p in peers if p["test_ppl"] <= best["test_ppl"]]
+    out.append(f"{'NOT MET' if worse else 'MET'}: {best['system']} test ppl {best['test_ppl']} "
+               + (f"is not below {', '.join(worse)}" if worse else "is below every peer's")
+               + " at equal wall time")
+    return out
+
+
+def plot_curves(rows, png: Path, title: str) -> bool:
+    """Valid perplexity against wall time, one curve per system."""
+    import logging
+
+    import matplotlib
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import logs at DEBUG
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
+    for r in rows:
+        pts = r.get("curve") or []
+        if pts:
+            ax.plot([p[0] / 60 for p in pts], [p[1] for p in pts], marker="o", markersize=3,
+                    label=f"{r['system']} (test {r['test_ppl']:.1f})")
+            drawn = True
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set_yscale("log")
+    ax.set_xlabel("wall time (min)")
+    ax.set_ylabel("valid perplexity")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def add_parser(sub):
     p = sub.add_parser("wt2-mini", help=__doc__.split("\n\n")[0])
     p.add_argument("--budget-minutes", type=float, default=20.0)
+    p.add_argument("--quick", action="store_true",
+                   help="smoke check under 5 minutes: 0.5 min per system, side by side")
     p.add_argument("--threads", type=int, default=1, help="threads per system")
     p.add_argument("--concurrent", action="store_true",
                    help="run the systems at the same time (fair on a shared machine)")
     p.add_argument("--systems", default="", help="comma-separated last words of system names "
-                   "(transformer_lm_wt2_small, awd_lstm_lm_small, transformer_lm); default all")
+                   "(transformer_lm_wt2_small, awd_lstm_lm_small, gpt2, transformer_lm); "
+                   "default all but awd_lstm_lm_small")
     p.add_argument("--warmup-updates", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shared", default=str(SHARED_WT2))

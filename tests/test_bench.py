@@ -1,6 +1,8 @@
 """The benchmark's bookkeeping (the benchmark itself runs with `make bench`)."""
 import json
 
+import pytest
+
 from bench.lm_wt2_mini import markdown_table, systems, train_stats
 
 
@@ -61,3 +63,50 @@ def test_sst2_tables_and_tfidf_baseline(tmp_path):
     table = markdown_tables(result)
     assert "| TF-IDF + logistic regression |" in table and "2 thread(s) per system" in table
     assert "| xlmr_tiny pretrained, lora | 0.001 | 6,338 | 146,803 |" in table
+
+
+def test_mfu_arithmetic():
+    from bench.mfu import mfu_percent, training_flops_per_token
+
+    assert training_flops_per_token(1_000_000, layers=4, dim=256, context=512) == 6e6 + 12 * 4 * 512 * 256
+    # 1,000 tokens/s of that model on a 100 GFLOP/s machine
+    assert abs(mfu_percent(1000, 1_000_000, 4, 256, 512, 100e9) - 100 * 1000 * (6e6 + 6291456) / 100e9) < 1e-9
+
+
+def test_goals_are_said_met_or_not():
+    from bench.lm_wt2_mini import goals
+
+    rows = [{"system": "plugin a", "test_ppl": 200.0, "speed_vs_fairseq": 1.24},
+            {"system": "transformers gpt2", "test_ppl": 190.0},
+            {"system": "fairseq b", "test_ppl": 250.0}]
+    said = goals(rows)
+    assert said[0].startswith("NOT MET") and "1.24x" in said[0]
+    assert said[1].startswith("NOT MET") and "transformers gpt2" in said[1]
+    rows[1]["test_ppl"], rows[0]["speed_vs_fairseq"] = 210.0, 1.4
+    assert all(g.startswith("MET") for g in goals(rows))
+
+
+def test_valid_curve_from_log_timestamps():
+    from bench.lm_wt2_mini import valid_curve
+
+    log = "\n".join(["2026-01-01 10:00:00 | INFO | fairseq_cli.train | start",
+                     "2026-01-01 10:01:30 | INFO | valid | " + json.dumps({"valid_ppl": "300.5"}),
+                     "2026-01-01 10:03:00 | INFO | valid | " + json.dumps({"valid_ppl": "250"})])
+    assert valid_curve(log) == [(90.0, 300.5), (180.0, 250.0)]
+
+
+def test_transformers_gpt2_peer_trains_and_scores(lm_bin, tmp_path):
+    pytest.importorskip("transformers", reason="benchmark extra: pip install -e .[bench]")
+    from conftest import PYTHON, ROOT, run
+
+    out = tmp_path / "gpt2.json"
+    run([PYTHON, "-m", "bench.hf_gpt2", "--data-bin", lm_bin, "--budget-minutes", "0.15",
+         "--layers", "2", "--dim", "32", "--ffn", "64", "--heads", "2", "--lr", "3e-3",
+         "--warmup-updates", "5", "--out", out], cwd=ROOT)
+    res = json.loads(out.read_text())
+    vocab = sum(1 for _ in open(f"{lm_bin}/dict.txt")) + 4
+    # tied embeddings: vocab x 32 + 512 positions x 32 + 2 layers of (4x32x32+4x32 + 2x32x64+64+32 + 2 LNs) + final LN
+    per_layer = (32 * 96 + 96) + (32 * 32 + 32) + (32 * 64 + 64) + (64 * 32 + 32) + 4 * 32
+    assert res["params"] == vocab * 32 + 512 * 32 + 2 * per_layer + 2 * 32
+    assert res["updates"] > 0 and res["train_words_per_s"] > 0 and res["curve"]
+    assert 1 < res["test_ppl"] < vocab  # learned something: uniform guessing scores ~vocab
