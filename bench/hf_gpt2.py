@@ -5,7 +5,8 @@ Same stream and batches as ``fairseq-train --task language_modeling
 --sample-break-mode none --tokens-per-sample 512 --max-tokens 2048``: the
 training split as one token stream (an end-of-sentence after every line),
 cut into 512-token blocks, 4 blocks a batch, shuffled every epoch; block ``i``
-predicts the stream shifted by one.  Adam (0.9, 0.98), weight decay 0.01,
+predicts the stream shifted by one.  Adam (0.9, 0.98) with decoupled weight
+decay 0.01 (as fairseq's ``adam``),
 inverse-sqrt schedule after a linear warm-up, as the fairseq built-in gets.
 Test perplexity is scored like ``fairseq-eval-lm`` (every test token once,
 512-token blocks, no extra context).
@@ -80,7 +81,7 @@ def train(args) -> dict:
     test_stream, _, _ = token_stream(args.data_bin, "test")
     model = build_model(vocab, args.layers, args.dim, args.ffn, args.heads, args.dropout)
     params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), eps=1e-8,
                            weight_decay=0.01)
 
     def lr_at(step):  # fairseq's inverse_sqrt with warmup_init_lr 1e-7

@@ -20,6 +20,7 @@ Every system gets the same threads (``--threads``) and runs alone.  Results:
 """
 import datetime
 import json
+import re
 import shutil
 import sys
 import time
@@ -87,6 +88,77 @@ def recipe_row(job: Job, exp: Path) -> dict:
             "lr": r.get("lr")}
 
 
+def fairseq_builtin_row(databin: Path, work: Path, args) -> dict:
+    """fairseq's own sentence_prediction task and criterion, encoder sized like
+    xlmr_small (plain ``--arch roberta``), the recipe's optimisation flags."""
+    from xlmr_user.recipes.classification_results import training_rate
+    from xlmr_user.recipes.fairseq_logs import json_records, numbers
+
+    save, log = work / "fairseq-sentence_prediction", work / "fairseq-sentence_prediction.log"
+    measured = Path(str(save) + ".measured.json")
+    n = args.scratch_updates
+    if not (args.report_only or (args.only and args.only != "peers")):
+        shutil.rmtree(save, ignore_errors=True)
+        job = Job("fairseq sentence_prediction", [
+            PY, "-m", "fairseq_cli.train", str(databin), "--task", "sentence_prediction",
+            "--criterion", "sentence_prediction", "--num-classes", "2", "--init-token", "0",
+            "--separator-token", "2", "--arch", "roberta", "--encoder-layers", "4",
+            "--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
+            "--encoder-attention-heads", "4", "--max-positions", "128", "--shorten-method", "truncate",
+            "--dropout", "0.1", "--attention-dropout", "0.1", "--batch-size", "32",
+            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06",
+            "--weight-decay", "0.1", "--clip-norm", "0.0", "--lr", "5e-4",
+            "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(max(1, int(n * 0.06))),
+            "--total-num-update", str(n), "--max-update", str(n),
+            "--stop-time-hours", f"{args.budget_minutes / 60:.4f}",
+            "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
+            "--no-epoch-checkpoints", "--seed", str(args.seed), "--num-workers", "0",
+            "--cpu", "--log-format", "json", "--log-interval", "100", "--save-dir", str(save)],
+            str(log))
+        run_jobs([job], args.threads, False)
+        ev = Job("fairseq sentence_prediction eval", [
+            PY, "-m", "fairseq_cli.validate", str(databin), "--task", "sentence_prediction",
+            "--criterion", "sentence_prediction", "--num-classes", "2",
+            "--path", str(save / "checkpoint_best.pt"), "--valid-subset", "test",
+            "--batch-size", "32", "--cpu", "--log-format", "json",
+            # only for torch.load(weights_only=True): the plugin's allow-list
+            "--user-dir", USER_DIR], str(save) + "-eval.log")
+        run_jobs([ev], args.threads, False)
+        measured.write_text(json.dumps({"peak_rss_mb": job.peak_rss_mb, "wall_s": job.wall_s}))
+    text = log.read_text()
+    train = [numbers(r, "train") for r in json_records(text, "train")]
+    valid = [numbers(r, "valid") for r in json_records(text, "valid")]
+    test = numbers(json_records(Path(str(save) + "-eval.log").read_text(), "test")[-1], "test")
+    m = json.loads(measured.read_text())
+    params = re.search(r"num\. shared model params: ([\d,]+)", text)
+    return {"system": "fairseq sentence_prediction (roberta, same size)",
+            "params": int(params.group(1).replace(",", "")) if params else None,
+            "updates": int(train[-1]["num_updates"]) if train else None,
+            "train_wall_s": train[-1].get("wall") if train else None,
+            "train_sentences_per_s": training_rate(train),
+            "valid_accuracy": max(v["accuracy"] for v in valid) if valid else None,
+            "test_accuracy": test["accuracy"], "peak_rss_mb": round(m["peak_rss_mb"], 1)}
+
+
+def hf_xlmr_row(databin: Path, work: Path, args) -> dict:
+    out = work / "transformers-xlmr.json"
+    measured = Path(str(out) + ".measured.json")
+    if not (args.report_only or (args.only and args.only != "peers")):
+        job = Job("transformers XLMRobertaForSequenceClassification", [
+            PY, "-m", "bench.hf_xlmr", "--data-bin", str(databin), "--max-update",
+            str(args.scratch_updates), "--budget-minutes", str(args.budget_minutes),
+            "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out)],
+            str(work / "transformers-xlmr.log"), env={"PYTHONPATH": str(ROOT)})
+        run_jobs([job], args.threads, False)
+        measured.write_text(json.dumps({"peak_rss_mb": job.peak_rss_mb, "wall_s": job.wall_s}))
+    r = json.loads(out.read_text())
+    m = json.loads(measured.read_text())
+    return {"system": "transformers XLMRobertaForSequenceClassification (same size)",
+            **{k: r[k] for k in ("params", "updates", "train_wall_s", "train_sentences_per_s",
+                                 "valid_accuracy", "test_accuracy")},
+            "peak_rss_mb": round(m["peak_rss_mb"], 1)}
+
+
 def pretrain_tiny(databin: Path, dest: Path, args) -> Path:
     """xlmr_tiny pretrained with masked_lm on the training text, in the
     xlmr.base.tar.gz layout (model.pt, dict.txt, sentencepiece.bpe.model)."""
@@ -146,6 +218,15 @@ def run(args) -> int:
     print(f"{job.name}: {args.scratch_updates} updates, at most {args.budget_minutes} min",
           file=sys.stderr)
     rows.append(run_recipe(job, scratch, args, "scratch"))
+    if args.peers:
+        print("fairseq sentence_prediction, same size", file=sys.stderr)
+        rows.append(fairseq_builtin_row(scratch / "data-bin", work, args))
+        print("transformers XLMRobertaForSequenceClassification, same size", file=sys.stderr)
+        rows.append(hf_xlmr_row(scratch / "data-bin", work, args))
+    plugin = rows[1]
+    for r in rows[2:]:
+        if r.get("train_sentences_per_s") and plugin.get("train_sentences_per_s"):
+            r["plugin_speed_ratio"] = round(plugin["train_sentences_per_s"] / r["train_sentences_per_s"], 3)
 
     pre = pretrain_tiny(scratch / "data-bin", work / "xlmr.tiny-sst2", args)
     peft_rows = []
@@ -184,7 +265,7 @@ def markdown_tables(result: dict) -> str:
     head = (f"SST-2 (train {ex['train']:,} / dev {ex['dev']:,} / test {ex['test']:,}), CPU, "
             f"{result['threads']} thread(s) per system, one system at a time, seed {result['seed']}\n\n")
     cols = ["system", "params", "updates", "train_wall_s", "train_sentences_per_s",
-            "test_accuracy", "test_macro_f1", "peak_rss_mb"]
+            "plugin_speed_ratio", "valid_accuracy", "test_accuracy", "test_macro_f1", "peak_rss_mb"]
     peft_cols = ["system", "lr", "trainable_params", "params", "train_wall_s",
                  "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"]
     return (head + f"From scratch ({result['scratch_updates']} updates of 32, at most "
@@ -206,7 +287,10 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--report-only", action="store_true",
                    help="do not train: re-run the recipes' report stage on the last run's folders")
-    p.add_argument("--only", choices=["scratch", "peft"],
+    p.add_argument("--peers", action="store_true",
+                   help="also fairseq's sentence_prediction and transformers' XLM-R classifier, "
+                   "same size and updates (the latter needs pip install -e '.[bench]')")
+    p.add_argument("--only", choices=["scratch", "peers", "peft"],
                    help="train only this part; re-report the other from the last run")
     p.add_argument("--shared", default=str(SHARED_SST2))
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "sst-2"))

@@ -110,3 +110,16 @@ def test_transformers_gpt2_peer_trains_and_scores(lm_bin, tmp_path):
     assert res["params"] == vocab * 32 + 512 * 32 + 2 * per_layer + 2 * 32
     assert res["updates"] > 0 and res["train_words_per_s"] > 0 and res["curve"]
     assert 1 < res["test_ppl"] < vocab  # learned something: uniform guessing scores ~vocab
+
+
+def test_transformers_xlmr_peer_learns_the_toy_task(toy_bin, tmp_path):
+    pytest.importorskip("transformers", reason="benchmark extra: pip install -e .[bench]")
+    from conftest import PYTHON, ROOT, run
+
+    out = tmp_path / "xlmr.json"
+    run([PYTHON, "-m", "bench.hf_xlmr", "--data-bin", toy_bin, "--max-update", "130",
+         "--layers", "2", "--dim", "64", "--ffn", "256", "--heads", "4", "--lr", "1e-3",
+         "--out", out], cwd=ROOT)
+    res = json.loads(out.read_text())
+    assert res["updates"] == 130 and len(res["curve"]) == 3  # 63 updates an epoch
+    assert res["valid_accuracy"] > 85 and res["test_accuracy"] > 85
