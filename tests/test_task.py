@@ -55,7 +55,7 @@ def test_pair_tokens_have_init_and_separator(pair_bin):
     in1 = task._load_split("input1", "valid", task.source_dictionary, False)
     expected = torch.cat([torch.tensor([0]), in0[3], torch.tensor([2]), in1[3]])
     assert torch.equal(ds[3]["net_input.src_tokens"], expected)
-    assert task.cfg.num_classes == 2
+    assert task.cfg.num_classes == 3  # same, opposite, unrelated
 
 
 def test_truncation_to_max_positions_is_counted(toy_bin, caplog):
