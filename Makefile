@@ -9,7 +9,7 @@
 #   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
 #   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
 #   make bench       # wt2-mini LM: plugin vs fairseq's transformer_lm vs transformers GPT-2 (BENCH_ARGS=...)
-#   make bench-quick # the same as a <5-minute smoke check;  make bench-sst-2: the SST-2 benchmark
+#   make bench-quick # the same as a <5-minute smoke check;  make bench-sst-2: the SST-2 benchmark (with peers)
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -89,4 +89,4 @@ bench-quick:
 	$(PY) -m bench wt2-mini --quick
 
 bench-sst-2:
-	$(PY) -m bench sst-2
+	$(PY) -m bench sst-2 --peers

@@ -204,6 +204,11 @@ def run_recipe(job: Job, exp: Path, args, part: str) -> dict:
 def run(args) -> int:
     from xlmr_user.prep.sst2 import get
 
+    if args.peers:
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            sys.exit("error: --peers needs the bench extra: pip install -e '.[bench]'")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     raw = Path(get(str(work / "raw"), args.shared))
