@@ -25,6 +25,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from bench.hf_common import add_size_args, write_result
+
 BLOCK = 512
 BATCH = 4
 
@@ -129,19 +131,12 @@ def main(argv=None) -> int:
     p.add_argument("--budget-minutes", type=float, default=20.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--dim", type=int, default=256)
-    p.add_argument("--ffn", type=int, default=1024)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.1)
+    add_size_args(p)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup-updates", type=int, default=200)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    result = train(a)
-    with open(a.out, "w") as f:
-        json.dump(result, f, indent=2)
-    return 0
+    return write_result(train(a), a.out)
 
 
 if __name__ == "__main__":
