@@ -115,6 +115,9 @@ def test_predict_bad_input(lora_run, tmp_path):
     assert not out.exists()
     proc = run([*PREDICT, tmp_path], check=False, input_text="x\n")
     assert proc.returncode == 1 and "sentencepiece.bpe.model: no such file" in proc.stdout
+    if not torch.cuda.is_available():
+        proc = run([*PREDICT, model_dir, "--device", "cuda"], check=False, input_text="x\n")
+        assert proc.returncode == 1 and "--device cuda: no CUDA device" in proc.stdout
 
 
 def test_dictionary_that_does_not_match_fails_clearly(toy_tsv, tiny_pretrained, pair_bin, tmp_path):

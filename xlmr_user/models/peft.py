@@ -13,6 +13,8 @@ a LoRA model starts as the pretrained one.
   (fairseq-validate, the hub interface, ``xlmr-predict``).
 * A plain checkpoint (``--restore-file xlmr.base/model.pt``) loads into a LoRA
   model: its ``q_proj.weight`` becomes the frozen ``original``.
+* A parametrization changes the weight, not the input, so LoRA's optional
+  dropout on the adapter input is not available; the model's own dropout applies.
 * :func:`merge_lora` folds ``B @ A`` into the weights and removes the
   parametrization: the result is an ordinary RoBERTa model (``xlmr-export``).
 
