@@ -30,25 +30,33 @@ PEFT_DEFAULTS = {"freeze_encoder": False, "bitfit": False, "lora_rank": 0}
 COPIED = (SPM_FILE, "meta.json", os.path.join("input0", "dict.txt"), os.path.join("label", "dict.txt"))
 
 
-def export_state(checkpoint: str, data: str) -> dict:
-    """The checkpoint's state with merged weights and a plain config."""
+def load_checkpoint(checkpoint: str, data: str):
+    """``(state, model, cfg, task)``, the checkpoint read from disk once; the
+    model in eval mode, the task reading ``data``."""
     from fairseq import checkpoint_utils
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, {"data": data})
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], state=state)
+    models[0].eval()
+    return state, models[0], cfg, task
+
+
+def plain_state(state: dict, model, cfg) -> dict:
+    """``state`` with LoRA merged into ``model``'s weights and a config without
+    fine-tuning options, user_dir or optimizer state."""
     from omegaconf import OmegaConf, open_dict
 
     from ..models.peft import merge_lora
 
-    models, cfg, _task = checkpoint_utils.load_model_ensemble_and_task(
-        [checkpoint], arg_overrides={"data": data})
-    model = models[0]
     merged = merge_lora(model)
-    logger.info("%s: merged LoRA into %d weights", checkpoint, merged) if merged else None
+    if merged:
+        logger.info("merged LoRA into %d weights", merged)
     with open_dict(cfg):
         for k, v in PEFT_DEFAULTS.items():
             if k in cfg.task:
                 cfg.task[k] = v
         cfg.task.data = "."
         cfg.common.user_dir = None
-    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
     state["model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     state["cfg"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     state.pop("last_optimizer_state", None)
@@ -56,19 +64,19 @@ def export_state(checkpoint: str, data: str) -> dict:
     return state
 
 
-def validation_batch(hub, n: int = 64) -> dict:
-    """The first ``n`` validation examples of the data the hub model was loaded with."""
-    if "valid" not in hub.task.datasets:
-        hub.task.load_dataset("valid")
-    ds = hub.task.datasets["valid"]
+def validation_batch(task, n: int = 64) -> dict:
+    """The first ``n`` validation examples of ``task``'s data."""
+    if "valid" not in task.datasets:
+        task.load_dataset("valid")
+    ds = task.datasets["valid"]
     return ds.collater([ds[i] for i in range(min(n, len(ds)))])
 
 
-def head_logits(hub, batch: dict) -> torch.Tensor:
-    head = hub.task.cfg.classification_head_name
+def head_logits(model, task, batch: dict) -> torch.Tensor:
+    head = task.cfg.classification_head_name
     with torch.no_grad():
-        features = hub.model(batch["net_input"]["src_tokens"], features_only=True)[0]
-        return hub.model.classification_heads[head](features)
+        features = model(batch["net_input"]["src_tokens"], features_only=True)[0]
+        return model.classification_heads[head](features)
 
 
 def export(checkpoint: str, data: str, out: str, force: bool = False, atol: float = 1e-4) -> float:
@@ -80,17 +88,18 @@ def export(checkpoint: str, data: str, out: str, force: bool = False, atol: floa
         if not os.path.isfile(os.path.join(data, name)):
             raise MissingDataError(f"{os.path.join(data, name)}: no such file; --data must be "
                                    "the prepared data-bin the checkpoint was trained on")
-    state = export_state(checkpoint, data)
+    state, model, cfg, task = load_checkpoint(checkpoint, data)
+    batch = validation_batch(task)
+    before = head_logits(model, task, batch)
+    state = plain_state(state, model, cfg)
     with atomic_output_dir(out, force=force) as tmp:
         for name in COPIED:
             os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
             shutil.copyfile(os.path.join(data, name), os.path.join(tmp, name))
         shutil.copyfile(os.path.join(data, "input0", "dict.txt"), os.path.join(tmp, "dict.txt"))
         torch.save(state, os.path.join(tmp, "model.pt"))
-        original = load_classifier(data, os.path.abspath(checkpoint))
-        batch = validation_batch(original)
-        before = head_logits(original, batch)
-        after = head_logits(load_classifier(tmp, "model.pt"), batch)
+        exported = load_classifier(tmp, "model.pt")
+        after = head_logits(exported.model, exported.task, batch)
         diff = float((before - after).abs().max())
         if diff > atol:
             raise XlmrUserError(f"{checkpoint}: the exported model's logits differ from the "
