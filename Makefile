@@ -1,6 +1,7 @@
 # xlmr_user: set-up, tests and one target per dataset.
 #
 #   make install     # venv (or the active one) + torch + fairseq + this package
+#   make install-bench  # + transformers, the benchmark's peers (their tests skip without it)
 #   make test        # the whole pytest suite (slow end-to-end cases included)
 #   make test-fast   # skip the cases marked slow
 #   make toy         # the 5-minute tour: a tiny classifier on synthetic data (CPU)
@@ -8,8 +9,8 @@
 #   make sst-2       # GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 #   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
 #   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
-#   make bench       # wt2-mini LM: plugin vs fairseq's transformer_lm vs transformers GPT-2 (BENCH_ARGS=...)
-#   make bench-quick # the same as a <5-minute smoke check;  make bench-sst-2: the SST-2 benchmark (with peers)
+#   make bench       # both benchmarks, plugin vs fairseq vs transformers: wt2-mini LM, then SST-2 (~2 h)
+#   make bench-quick # the same as a <5-minute smoke check (BENCH_LM_ARGS=..., BENCH_SST2_ARGS=... add flags)
 #
 # Inside an active virtualenv everything is installed there; otherwise into
 # ./.venv, which is created on first use.
@@ -28,12 +29,13 @@ PYTEST_ARGS ?=
 
 WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 
-BENCH_ARGS ?= --budget-minutes 20 --concurrent
+BENCH_LM_ARGS ?= --budget-minutes 20 --concurrent
+BENCH_SST2_ARGS ?= --concurrent --threads 1
 
-.PHONY: install test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench bench-quick bench-sst-2
+.PHONY: install install-bench test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench bench-quick bench-lm bench-sst-2
 
 help:
-	@sed -n '2,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
 
 install:
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
@@ -52,6 +54,10 @@ install:
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	$(PY) -m xlmr_user.check_install
 	@[ -n "$$VIRTUAL_ENV" ] || echo ">> done; activate with: source .venv/bin/activate"
+
+# the benchmark extra (transformers, for the peers), without moving torch or numpy
+install-bench:
+	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
 
 test:
 	$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -83,10 +89,13 @@ wt2-mini:
 
 # the transformers peer needs the benchmark extra: pip install -e '.[bench]'
 bench:
-	$(PY) -m bench wt2-mini $(BENCH_ARGS)
+	$(PY) -m bench all --lm "$(BENCH_LM_ARGS)" --sst2 "$(BENCH_SST2_ARGS)"
 
 bench-quick:
-	$(PY) -m bench wt2-mini --quick
+	$(PY) -m bench all --quick
+
+bench-lm:
+	$(PY) -m bench wt2-mini $(BENCH_LM_ARGS)
 
 bench-sst-2:
-	$(PY) -m bench sst-2 --peers
+	$(PY) -m bench sst-2 --peers $(BENCH_SST2_ARGS)

@@ -36,7 +36,7 @@ setup(
     install_requires=read_requirements(),
     extras_require={
         "test": ["pytest"],
-        "bench": ["transformers"],
+        "bench": ["transformers>=4.40"],
     },
     entry_points={
         "console_scripts": [

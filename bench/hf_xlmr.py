@@ -90,11 +90,24 @@ def train(args) -> dict:
     start = time.time()
     train_s = sentences = updates = 0
     best, best_state, curve = -1.0, None, []
+
+    def validate():
+        nonlocal best, best_state
+        dev_acc = accuracy(model, *dev, pad)
+        curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
+                      "valid_accuracy": round(dev_acc, 2)})
+        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
+        if dev_acc > best:
+            best, best_state = dev_acc, copy.deepcopy(model.state_dict())
+
+    def out_of_budget():
+        return updates >= args.max_update or time.time() - start >= args.budget_minutes * 60
+
     g = torch.Generator().manual_seed(args.seed)
-    while updates < args.max_update and time.time() - start < args.budget_minutes * 60:
+    while not out_of_budget():
         order = torch.randperm(len(xs), generator=g).tolist()
         for i in range(0, len(order), args.batch_size):
-            if updates >= args.max_update or time.time() - start >= args.budget_minutes * 60:
+            if out_of_budget():
                 break
             t0 = time.time()
             idx = order[i:i + args.batch_size]
@@ -109,12 +122,10 @@ def train(args) -> dict:
             updates += 1
             sentences += len(idx)
             train_s += time.time() - t0
-        dev_acc = accuracy(model, *dev, pad)
-        curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
-                      "valid_accuracy": round(dev_acc, 2)})
-        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
-        if dev_acc > best:
-            best, best_state = dev_acc, copy.deepcopy(model.state_dict())
+            if args.validate_every and updates % args.validate_every == 0:
+                validate()
+        if not curve or curve[-1]["updates"] != updates:  # end of an epoch or of the budget
+            validate()
     model.load_state_dict(best_state)
     return {"params": params, "updates": updates, "train_wall_s": round(train_s, 1),
             "train_sentences_per_s": round(sentences / train_s, 1) if train_s else None,
@@ -130,6 +141,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--validate-every", type=int, default=0,
+                   help="updates between validations (0: at the end of each epoch)")
     p.add_argument("--max-positions", type=int, default=128)
     add_size_args(p)
     p.add_argument("--label-smoothing", type=float, default=0.1)

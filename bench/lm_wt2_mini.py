@@ -23,6 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .curves import plot_curves, valid_curve
 from .mfu import matmul_peak_flops, mfu_percent
 from .report import save as save_results
 from .runner import Job, run_jobs
@@ -91,29 +92,6 @@ def prepare_data(work: Path, src: Path) -> Path:
                         "--workers", "2"], check=True, capture_output=True)
         os.rename(str(databin) + ".tmp", databin)
     return databin
-
-
-def _timestamp(line: str):
-    import datetime as dt
-
-    try:
-        return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
-def valid_curve(log_text: str):
-    """[(seconds since the log's first line, valid ppl)] from fairseq's log lines."""
-    from xlmr_user.recipes.fairseq_logs import json_records
-
-    lines = log_text.splitlines()
-    start = next((t for t in map(_timestamp, lines) if t), None)
-    curve = []
-    for line in lines:
-        if "| valid | {" in line and start:
-            rec = json_records(line, "valid")[0]
-            curve.append(((_timestamp(line) - start).total_seconds(), float(rec["valid_ppl"])))
-    return curve
 
 
 def train_stats(log_text: str) -> dict:
@@ -220,7 +198,8 @@ def run(args) -> int:
                 r["speed_vs_fairseq"] = round(r["train_words_per_s"] / ref["train_words_per_s"], 3)
     png = Path(args.out_dir) / f"{datetime.date.today().isoformat()}-wt2-mini.png"
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-    plot_curves(rows, png, f"wt2-mini, {args.budget_minutes:g} min per system")
+    plot_curves(rows, png, f"wt2-mini, {args.budget_minutes:g} min per system", "valid perplexity",
+                "test_ppl", log_y=True)
     result = {"benchmark": "wt2-mini", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "budget_minutes": args.budget_minutes, "threads_per_system": args.threads,
               "concurrent": args.concurrent, "seed": args.seed,
@@ -267,39 +246,6 @@ def goals(rows) -> list:
                + (f"is not below {', '.join(worse)}" if worse else "is below every peer's")
                + " at equal wall time")
     return out
-
-
-def plot_curves(rows, png: Path, title: str) -> bool:
-    """Valid perplexity against wall time, one curve per system."""
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import logs at DEBUG
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = False
-    for r in rows:
-        pts = r.get("curve") or []
-        if pts:
-            ax.plot([p[0] / 60 for p in pts], [p[1] for p in pts], marker="o", markersize=3,
-                    label=f"{r['system']} (test {r['test_ppl']:.1f})")
-            drawn = True
-    if not drawn:
-        plt.close(fig)
-        return False
-    ax.set_yscale("log")
-    ax.set_xlabel("wall time (min)")
-    ax.set_ylabel("valid perplexity")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    return True
 
 
 def add_parser(sub):

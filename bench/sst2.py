@@ -1,22 +1,28 @@
-"""SST-2 classification on a CPU: the plugin's recipe against a TF-IDF +
-logistic-regression baseline, and full fine-tuning vs LoRA vs a frozen encoder
+"""SST-2 classification on a CPU: the plugin's recipe against fairseq's built-in
+``sentence_prediction``, transformers' XLM-R classifier and a TF-IDF +
+logistic-regression baseline; then full fine-tuning vs LoRA vs a frozen encoder
 from one tiny pretrained checkpoint.
 
 Data: ``../shared/data/sst-2`` (GLUE SST-2; test = GLUE dev, 872 sentences).
 
-1. ``xlmr_small`` from scratch with ``examples/classification/run.sh`` (the
-   recipe's own sentencepiece model and hyper-parameters, batch 32, lr 5e-4,
-   polynomial decay with 6% warm-up) for ``--scratch-updates`` updates, capped
-   at ``--budget-minutes``.
-2. TF-IDF (word 1-2 grams, sublinear tf) + logistic regression (scikit-learn),
+1. TF-IDF (word 1-2 grams, sublinear tf) + logistic regression (scikit-learn),
    C picked on dev.
+2. ``xlmr_small`` from scratch with ``examples/classification/run.sh`` (the
+   recipe's own sentencepiece model and hyper-parameters, batch 32, lr 5e-4,
+   polynomial decay with 6% warm-up), and with ``--peers`` the same encoder
+   size as fairseq's ``sentence_prediction`` and as transformers'
+   ``XLMRobertaForSequenceClassification`` (bench/hf_xlmr.py) on the recipe's
+   data-bin: ``--scratch-updates`` updates each, capped at ``--budget-minutes``,
+   validated every ``--validate-every`` updates (the accuracy-vs-time PNG), one
+   after another or side by side (``--concurrent``).
 3. ``xlmr_tiny`` pretrained with fairseq's ``masked_lm`` on the SST-2
    training text for ``--pretrain-updates`` updates, saved in the
    ``xlmr.base.tar.gz`` layout, then fine-tuned by the recipe three ways
-   (``PEFT=full|lora|freeze``), ``--finetune-updates`` updates each.
+   (``PEFT=full|lora|freeze``), ``--finetune-updates`` updates each
+   (``--no-peft`` leaves this out).
 
-Every system gets the same threads (``--threads``) and runs alone.  Results:
-``bench/results/<date>-sst-2.{json,md}``.
+Every system gets the same threads (``--threads``).  Results:
+``bench/results/<date>-sst-2.{json,md,png}`` (``-sst-2-quick`` with ``--quick``).
 """
 import datetime
 import json
@@ -26,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from .curves import plot_curves, valid_curve
 from .report import save
 from .runner import Job, run_jobs
 
@@ -74,89 +81,98 @@ def tfidf_logreg(raw: Path, seed: int) -> dict:
 
 def recipe_job(name: str, raw: Path, exp: Path, args, *extra: str) -> Job:
     cmd = ["bash", str(RECIPE), "--data", str(raw), "--exp", str(exp), "--seed", str(args.seed),
-           "--log-interval", "100", *extra]
+           "--log-interval", "50", *extra]
     return Job(name, cmd, str(exp) + ".log", env={"PYTHON": PY, "NGPU": "0"})
 
 
-def recipe_row(job: Job, exp: Path) -> dict:
+def recipe_row(job: Job, exp: Path, curve: bool = False) -> dict:
     r = json.loads((exp / "results.json").read_text())
-    return {"system": job.name, "params": r["params"], "trainable_params": r["trainable_params"],
-            "updates": r.get("num_updates"), "train_wall_s": r.get("train_wall_s"),
-            "train_sentences_per_s": r.get("train_sentences_per_s"),
-            "valid_accuracy": r["valid"]["accuracy"], "test_accuracy": r["test"]["accuracy"],
-            "test_macro_f1": r["test"]["macro_f1"], "peak_rss_mb": round(job.peak_rss_mb, 1),
-            "lr": r.get("lr")}
+    row = {"system": job.name, "params": r["params"], "trainable_params": r["trainable_params"],
+           "updates": r.get("num_updates"), "train_wall_s": r.get("train_wall_s"),
+           "train_sentences_per_s": r.get("train_sentences_per_s"),
+           "valid_accuracy": r["valid"]["accuracy"], "test_accuracy": r["test"]["accuracy"],
+           "test_macro_f1": r["test"]["macro_f1"], "peak_rss_mb": round(job.peak_rss_mb, 1),
+           "lr": r.get("lr")}
+    if curve:
+        row["curve"] = valid_curve((exp / "train.log").read_text(), "valid_accuracy")
+    return row
 
 
-def fairseq_builtin_row(databin: Path, work: Path, args) -> dict:
+def validation_flags(args) -> list:
+    """Validate (and keep the best checkpoint) every --validate-every updates,
+    for the accuracy-vs-time curves; the same for every fairseq-trained system."""
+    n = str(args.validate_every)
+    return ["--validate-interval-updates", n, "--save-interval-updates", n, "--keep-interval-updates", "1"]
+
+
+def fairseq_builtin_job(databin: Path, work: Path, args) -> Job:
     """fairseq's own sentence_prediction task and criterion, encoder sized like
     xlmr_small (plain ``--arch roberta``), the recipe's optimisation flags."""
+    save = work / "fairseq-sentence_prediction"
+    shutil.rmtree(save, ignore_errors=True)
+    n = args.scratch_updates
+    return Job("fairseq sentence_prediction (roberta, same size)", [
+        PY, "-m", "fairseq_cli.train", str(databin), "--task", "sentence_prediction",
+        "--criterion", "sentence_prediction", "--num-classes", "2", "--init-token", "0",
+        "--separator-token", "2", "--arch", "roberta", "--encoder-layers", "4",
+        "--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
+        "--encoder-attention-heads", "4", "--max-positions", "128", "--shorten-method", "truncate",
+        "--dropout", "0.1", "--attention-dropout", "0.1", "--batch-size", "32",
+        "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06",
+        "--weight-decay", "0.1", "--clip-norm", "0.0", "--lr", "5e-4",
+        "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(max(1, int(n * 0.06))),
+        "--total-num-update", str(n), "--max-update", str(n),
+        "--stop-time-hours", f"{args.budget_minutes / 60:.4f}",
+        "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
+        "--no-epoch-checkpoints", "--seed", str(args.seed), "--num-workers", "0", *validation_flags(args),
+        "--cpu", "--log-format", "json", "--log-interval", "50", "--save-dir", str(save)],
+        str(save) + ".log")
+
+
+def fairseq_builtin_row(job: Job, databin: Path, work: Path, args) -> dict:
+    """Score the built-in's best checkpoint on test (fairseq-validate) and read its log."""
     from xlmr_user.recipes.classification_results import training_rate
     from xlmr_user.recipes.fairseq_logs import json_records, numbers
 
-    save, log = work / "fairseq-sentence_prediction", work / "fairseq-sentence_prediction.log"
-    measured = Path(str(save) + ".measured.json")
-    n = args.scratch_updates
-    if not (args.report_only or (args.only and args.only != "peers")):
-        shutil.rmtree(save, ignore_errors=True)
-        job = Job("fairseq sentence_prediction", [
-            PY, "-m", "fairseq_cli.train", str(databin), "--task", "sentence_prediction",
-            "--criterion", "sentence_prediction", "--num-classes", "2", "--init-token", "0",
-            "--separator-token", "2", "--arch", "roberta", "--encoder-layers", "4",
-            "--encoder-embed-dim", "256", "--encoder-ffn-embed-dim", "1024",
-            "--encoder-attention-heads", "4", "--max-positions", "128", "--shorten-method", "truncate",
-            "--dropout", "0.1", "--attention-dropout", "0.1", "--batch-size", "32",
-            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06",
-            "--weight-decay", "0.1", "--clip-norm", "0.0", "--lr", "5e-4",
-            "--lr-scheduler", "polynomial_decay", "--warmup-updates", str(max(1, int(n * 0.06))),
-            "--total-num-update", str(n), "--max-update", str(n),
-            "--stop-time-hours", f"{args.budget_minutes / 60:.4f}",
-            "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric",
-            "--no-epoch-checkpoints", "--seed", str(args.seed), "--num-workers", "0",
-            "--cpu", "--log-format", "json", "--log-interval", "100", "--save-dir", str(save)],
-            str(log))
-        run_jobs([job], args.threads, False)
-        ev = Job("fairseq sentence_prediction eval", [
-            PY, "-m", "fairseq_cli.validate", str(databin), "--task", "sentence_prediction",
-            "--criterion", "sentence_prediction", "--num-classes", "2",
-            "--path", str(save / "checkpoint_best.pt"), "--valid-subset", "test",
-            "--batch-size", "32", "--cpu", "--log-format", "json",
-            # only for torch.load(weights_only=True): the plugin's allow-list
-            "--user-dir", USER_DIR], str(save) + "-eval.log")
-        run_jobs([ev], args.threads, False)
-        measured.write_text(json.dumps({"peak_rss_mb": job.peak_rss_mb, "wall_s": job.wall_s}))
-    text = log.read_text()
+    save = work / "fairseq-sentence_prediction"
+    ev = Job("fairseq sentence_prediction eval", [
+        PY, "-m", "fairseq_cli.validate", str(databin), "--task", "sentence_prediction",
+        "--criterion", "sentence_prediction", "--num-classes", "2",
+        "--path", str(save / "checkpoint_best.pt"), "--valid-subset", "test",
+        "--batch-size", "32", "--cpu", "--log-format", "json",
+        # only for torch.load(weights_only=True): the plugin's allow-list
+        "--user-dir", USER_DIR], str(save) + "-eval.log")
+    run_jobs([ev], args.threads, False)
+    text = Path(job.log).read_text()
     train = [numbers(r, "train") for r in json_records(text, "train")]
     valid = [numbers(r, "valid") for r in json_records(text, "valid")]
-    test = numbers(json_records(Path(str(save) + "-eval.log").read_text(), "test")[-1], "test")
-    m = json.loads(measured.read_text())
+    test = numbers(json_records(Path(ev.log).read_text(), "test")[-1], "test")
     params = re.search(r"num\. shared model params: ([\d,]+)", text)
-    return {"system": "fairseq sentence_prediction (roberta, same size)",
-            "params": int(params.group(1).replace(",", "")) if params else None,
+    return {"system": job.name, "params": int(params.group(1).replace(",", "")) if params else None,
             "updates": int(train[-1]["num_updates"]) if train else None,
             "train_wall_s": train[-1].get("wall") if train else None,
             "train_sentences_per_s": training_rate(train),
             "valid_accuracy": max(v["accuracy"] for v in valid) if valid else None,
-            "test_accuracy": test["accuracy"], "peak_rss_mb": round(m["peak_rss_mb"], 1)}
+            "test_accuracy": test["accuracy"], "peak_rss_mb": round(job.peak_rss_mb, 1),
+            "curve": valid_curve(text, "valid_accuracy")}
 
 
-def hf_xlmr_row(databin: Path, work: Path, args) -> dict:
-    out = work / "transformers-xlmr.json"
-    measured = Path(str(out) + ".measured.json")
-    if not (args.report_only or (args.only and args.only != "peers")):
-        job = Job("transformers XLMRobertaForSequenceClassification", [
-            PY, "-m", "bench.hf_xlmr", "--data-bin", str(databin), "--max-update",
-            str(args.scratch_updates), "--budget-minutes", str(args.budget_minutes),
-            "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(out)],
-            str(work / "transformers-xlmr.log"), env={"PYTHONPATH": str(ROOT)})
-        run_jobs([job], args.threads, False)
-        measured.write_text(json.dumps({"peak_rss_mb": job.peak_rss_mb, "wall_s": job.wall_s}))
-    r = json.loads(out.read_text())
-    m = json.loads(measured.read_text())
-    return {"system": "transformers XLMRobertaForSequenceClassification (same size)",
-            **{k: r[k] for k in ("params", "updates", "train_wall_s", "train_sentences_per_s",
-                                 "valid_accuracy", "test_accuracy")},
-            "peak_rss_mb": round(m["peak_rss_mb"], 1)}
+def hf_xlmr_job(databin: Path, work: Path, args) -> Job:
+    return Job("transformers XLMRobertaForSequenceClassification (same size)", [
+        PY, "-m", "bench.hf_xlmr", "--data-bin", str(databin), "--max-update",
+        str(args.scratch_updates), "--budget-minutes", str(args.budget_minutes),
+        "--validate-every", str(args.validate_every), "--threads", str(args.threads),
+        "--seed", str(args.seed), "--out", str(work / "transformers-xlmr.json")],
+        str(work / "transformers-xlmr.log"), env={"PYTHONPATH": str(ROOT)})
+
+
+def hf_xlmr_row(job: Job, work: Path) -> dict:
+    r = json.loads((work / "transformers-xlmr.json").read_text())
+    return {"system": job.name, **{k: r[k] for k in ("params", "updates", "train_wall_s",
+                                                    "train_sentences_per_s", "valid_accuracy",
+                                                    "test_accuracy")},
+            "peak_rss_mb": round(job.peak_rss_mb, 1),
+            "curve": [(c["wall_s"], c["valid_accuracy"]) for c in r["curve"]]}
 
 
 def pretrain_tiny(databin: Path, dest: Path, args) -> Path:
@@ -185,71 +201,114 @@ def pretrain_tiny(databin: Path, dest: Path, args) -> Path:
     return dest
 
 
-def run_recipe(job: Job, exp: Path, args, part: str) -> dict:
-    """Run (or, with --report-only or another --only part, re-report) one
-    recipe; keep its measured wall time and peak RSS beside the experiment folder."""
-    measured = Path(str(exp) + ".measured.json")
-    if args.report_only or (args.only and args.only != part):
-        job.cmd += ["--stage", "4"]
-        run_jobs([job], args.threads, False)
-        m = json.loads(measured.read_text())
-        job.peak_rss_mb, job.wall_s = m["peak_rss_mb"], m["wall_s"]
-    else:
+def subset(raw: Path, dest: Path, limits: dict) -> Path:
+    """The first ``limits[split]`` examples of each split (--quick)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "dev", "test"):
+        with open(raw / f"{split}.tsv", encoding="utf-8") as f:
+            lines = f.readlines()
+        keep = lines[:1 + limits[split]] if limits.get(split) else lines
+        (dest / f"{split}.tsv").write_text("".join(keep), encoding="utf-8")
+    return dest
+
+
+def have_transformers() -> bool:
+    try:
+        import transformers  # noqa: F401
+        return True
+    except ImportError:
+        print("note: transformers is not installed (pip install -e '.[bench]'): "
+              "leaving out its XLM-R peer", file=sys.stderr)
+        return False
+
+
+def from_scratch(raw: Path, work: Path, args) -> list:
+    """TF-IDF + LR, then the plugin's recipe, fairseq's sentence_prediction and
+    transformers' classifier (--peers) on the recipe's data-bin, one after
+    another or side by side (--concurrent), the same threads and budget each."""
+    rows = [tfidf_logreg(raw, args.seed)]
+    rows[0]["point"] = (rows[0]["train_wall_s"], rows[0]["valid_accuracy"])
+    scratch = work / "xlmr_small-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    recipe_args = ["--arch", "xlmr_small", "--max-update", str(args.scratch_updates),
+                   "--max-positions", "128", "--extra-train-args",
+                   f"--stop-time-hours {args.budget_minutes / 60:.4f} " + " ".join(validation_flags(args))]
+    prep = recipe_job("prepare SST-2 (the plugin's recipe, stage 1)", raw, scratch, args,
+                      *recipe_args, "--stop-stage", "1")
+    run_jobs([prep], args.threads, False)
+    databin = scratch / "data-bin"
+    jobs = [recipe_job("plugin xlmr_small, from scratch", raw, scratch, args, *recipe_args,
+                       "--stage", "2")]
+    jobs[0].log = str(scratch) + ".train.log"
+    with_hf = args.peers and have_transformers()
+    if args.peers:
+        jobs.append(fairseq_builtin_job(databin, work, args))
+    if with_hf:
+        jobs.append(hf_xlmr_job(databin, work, args))
+    print(f"{len(jobs)} systems from scratch, {args.scratch_updates} updates or "
+          f"{args.budget_minutes} min each, {args.threads} thread(s) each, "
+          f"{'side by side' if args.concurrent else 'one after another'}", file=sys.stderr)
+    run_jobs(jobs, args.threads, args.concurrent)
+    rows.append(recipe_row(jobs[0], scratch, curve=True))
+    if args.peers:
+        rows.append(fairseq_builtin_row(jobs[1], databin, work, args))
+    if with_hf:
+        rows.append(hf_xlmr_row(jobs[2], work))
+    plugin = rows[1]
+    for r in rows[2:]:
+        if r.get("train_sentences_per_s") and plugin.get("train_sentences_per_s"):
+            r["plugin_speed_ratio"] = round(plugin["train_sentences_per_s"] / r["train_sentences_per_s"], 3)
+    return rows
+
+
+def peft_comparison(raw: Path, work: Path, args) -> list:
+    """Full fine-tuning vs LoRA vs a frozen encoder from one tiny MLM checkpoint."""
+    pre = pretrain_tiny(work / "xlmr_small-scratch" / "data-bin", work / "xlmr.tiny-sst2", args)
+    rows = []
+    for peft in ("full", "lora", "freeze"):
+        exp = work / f"xlmr_tiny-{peft}"
         shutil.rmtree(exp, ignore_errors=True)
+        job = recipe_job(f"xlmr_tiny pretrained, {peft}", raw, exp, args, "--arch", "xlmr_tiny",
+                         "--pretrained", str(pre), "--peft", peft, "--lr", PEFT_LR[peft],
+                         "--max-update", str(args.finetune_updates), "--max-positions", "128")
+        print(f"{job.name}: {args.finetune_updates} updates", file=sys.stderr)
         run_jobs([job], args.threads, False)
-        measured.write_text(json.dumps({"peak_rss_mb": job.peak_rss_mb, "wall_s": job.wall_s}))
-    return recipe_row(job, exp)
+        rows.append(recipe_row(job, exp))
+    return rows
+
+
+def apply_quick(args) -> None:
+    """--quick: a smoke check of the whole pipeline in about 2 minutes."""
+    args.budget_minutes, args.concurrent, args.threads = 0.5, True, 1
+    args.scratch_updates, args.validate_every, args.peft = 200, 50, False
 
 
 def run(args) -> int:
     from xlmr_user.prep.sst2 import get
 
-    if args.peers:
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
-            sys.exit("error: --peers needs the bench extra: pip install -e '.[bench]'")
+    if args.quick:
+        apply_quick(args)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     raw = Path(get(str(work / "raw"), args.shared))
-    rows = []
-    print("TF-IDF + logistic regression", file=sys.stderr)
-    rows.append(tfidf_logreg(raw, args.seed))
-
-    scratch = work / "xlmr_small-scratch"
-    job = recipe_job("plugin xlmr_small, from scratch", raw, scratch, args, "--arch", "xlmr_small",
-                     "--max-update", str(args.scratch_updates), "--max-positions", "128",
-                     "--extra-train-args", f"--stop-time-hours {args.budget_minutes / 60:.4f}")
-    print(f"{job.name}: {args.scratch_updates} updates, at most {args.budget_minutes} min",
-          file=sys.stderr)
-    rows.append(run_recipe(job, scratch, args, "scratch"))
-    if args.peers:
-        print("fairseq sentence_prediction, same size", file=sys.stderr)
-        rows.append(fairseq_builtin_row(scratch / "data-bin", work, args))
-        print("transformers XLMRobertaForSequenceClassification, same size", file=sys.stderr)
-        rows.append(hf_xlmr_row(scratch / "data-bin", work, args))
-    plugin = rows[1]
-    for r in rows[2:]:
-        if r.get("train_sentences_per_s") and plugin.get("train_sentences_per_s"):
-            r["plugin_speed_ratio"] = round(plugin["train_sentences_per_s"] / r["train_sentences_per_s"], 3)
-
-    pre = pretrain_tiny(scratch / "data-bin", work / "xlmr.tiny-sst2", args)
-    peft_rows = []
-    for peft in ("full", "lora", "freeze"):
-        exp = work / f"xlmr_tiny-{peft}"
-        job = recipe_job(f"xlmr_tiny pretrained, {peft}", raw, exp, args, "--arch", "xlmr_tiny",
-                         "--pretrained", str(pre), "--peft", peft, "--lr", PEFT_LR[peft],
-                         "--max-update", str(args.finetune_updates), "--max-positions", "128")
-        print(f"{job.name}: {args.finetune_updates} updates", file=sys.stderr)
-        peft_rows.append(run_recipe(job, exp, args, "peft"))
-
+    if args.quick:  # the first 5,000 training and 1,000 dev sentences: seconds to prepare
+        raw = subset(raw, work / "raw-quick", {"train": 5000, "dev": 1000})
+    rows = from_scratch(raw, work, args)
+    peft_rows = peft_comparison(raw, work, args) if args.peft else []
     result = {"benchmark": "sst-2", "date": datetime.datetime.now().isoformat(timespec="seconds"),
-              "threads": args.threads, "seed": args.seed, "budget_minutes": args.budget_minutes,
-              "scratch_updates": args.scratch_updates, "pretrain_updates": args.pretrain_updates,
-              "finetune_updates": args.finetune_updates, "examples": {
-                  s: sum(1 for _ in open(raw / f"{s}.tsv")) - 1 for s in ("train", "dev", "test")},
+              "quick": args.quick, "threads": args.threads, "concurrent": args.concurrent,
+              "seed": args.seed, "budget_minutes": args.budget_minutes,
+              "scratch_updates": args.scratch_updates, "validate_every": args.validate_every,
+              "pretrain_updates": args.pretrain_updates, "finetune_updates": args.finetune_updates,
+              "examples": {s: sum(1 for _ in open(raw / f"{s}.tsv")) - 1 for s in ("train", "dev", "test")},
               "rows": rows, "peft_rows": peft_rows}
-    save(result, markdown_tables(result), args.out_dir, "sst-2")
+    name = "sst-2-quick" if args.quick else "sst-2"
+    png = Path(args.out_dir) / f"{datetime.date.today().isoformat()}-{name}.png"
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    plot_curves(rows, png, f"SST-2 from scratch, {args.budget_minutes:g} min or "
+                f"{args.scratch_updates} updates per system", "dev accuracy (%)", "test_accuracy",
+                log_y=False)
+    save(result, markdown_tables(result), args.out_dir, name)
     return 0
 
 
@@ -267,36 +326,46 @@ def _table(rows, cols):
 
 def markdown_tables(result: dict) -> str:
     ex = result["examples"]
+    how = "side by side" if result.get("concurrent") else "one system at a time"
     head = (f"SST-2 (train {ex['train']:,} / dev {ex['dev']:,} / test {ex['test']:,}), CPU, "
-            f"{result['threads']} thread(s) per system, one system at a time, seed {result['seed']}\n\n")
+            f"{result['threads']} thread(s) per system, {how}, seed {result['seed']}"
+            + (" (--quick: a smoke check, the numbers mean nothing)" if result.get("quick") else "")
+            + "\n\n")
     cols = ["system", "params", "updates", "train_wall_s", "train_sentences_per_s",
             "plugin_speed_ratio", "valid_accuracy", "test_accuracy", "test_macro_f1", "peak_rss_mb"]
     peft_cols = ["system", "lr", "trainable_params", "params", "train_wall_s",
                  "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"]
-    return (head + f"From scratch ({result['scratch_updates']} updates of 32, at most "
-            f"{result['budget_minutes']} min) vs TF-IDF + LR:\n\n" + _table(result["rows"], cols)
-            + f"\n\nFrom one xlmr_tiny checkpoint ({result['pretrain_updates']} masked-LM updates "
-            f"on the training text), {result['finetune_updates']} fine-tuning updates each:\n\n"
-            + _table(result["peft_rows"], peft_cols))
+    text = (head + f"From scratch ({result['scratch_updates']} updates of 32, at most "
+            f"{result['budget_minutes']} min) vs TF-IDF + LR:\n\n" + _table(result["rows"], cols))
+    if result.get("peft_rows"):
+        text += (f"\n\nFrom one xlmr_tiny checkpoint ({result['pretrain_updates']} masked-LM updates "
+                 f"on the training text), {result['finetune_updates']} fine-tuning updates each:\n\n"
+                 + _table(result["peft_rows"], peft_cols))
+    return text
 
 
 def add_parser(sub):
     p = sub.add_parser("sst-2", help=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="threads per system")
     p.add_argument("--scratch-updates", type=int, default=2000,
-                   help="updates (batch 32) for xlmr_small from scratch")
+                   help="updates (batch 32) for each system from scratch")
     p.add_argument("--budget-minutes", type=float, default=20.0,
-                   help="wall-clock cap of the from-scratch run")
+                   help="wall-clock cap of each from-scratch run")
+    p.add_argument("--validate-every", type=int, default=250,
+                   help="updates between validations (the accuracy-vs-time curves)")
     p.add_argument("--pretrain-updates", type=int, default=2000)
     p.add_argument("--finetune-updates", type=int, default=1000)
+    p.add_argument("--no-peft", dest="peft", action="store_false",
+                   help="leave out the full/LoRA/frozen fine-tuning comparison")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--report-only", action="store_true",
-                   help="do not train: re-run the recipes' report stage on the last run's folders")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke check in about 2 minutes: 5,000 training sentences, 200 updates "
+                   "or 0.5 min per system, side by side, no PEFT part")
+    p.add_argument("--concurrent", action="store_true",
+                   help="train the from-scratch systems at the same time (fair on a shared machine)")
     p.add_argument("--peers", action="store_true",
                    help="also fairseq's sentence_prediction and transformers' XLM-R classifier, "
-                   "same size and updates (the latter needs pip install -e '.[bench]')")
-    p.add_argument("--only", choices=["scratch", "peers", "peft"],
-                   help="train only this part; re-report the other from the last run")
+                   "same size, updates and budget (the latter only with pip install -e '.[bench]')")
     p.add_argument("--shared", default=str(SHARED_SST2))
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "sst-2"))
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))

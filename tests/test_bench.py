@@ -62,7 +62,11 @@ def test_sst2_tables_and_tfidf_baseline(tmp_path):
                              "trainable_params": 6_338, "params": 146_803, "test_accuracy": 81.5}]}
     table = markdown_tables(result)
     assert "| TF-IDF + logistic regression |" in table and "2 thread(s) per system" in table
+    assert "one system at a time" in table
     assert "| xlmr_tiny pretrained, lora | 0.001 | 6,338 | 146,803 |" in table
+    result.update(concurrent=True, quick=True, peft_rows=[])
+    table = markdown_tables(result)
+    assert "side by side" in table and "smoke check" in table and "xlmr_tiny" not in table
 
 
 def test_mfu_arithmetic():
@@ -87,12 +91,52 @@ def test_goals_are_said_met_or_not():
 
 
 def test_valid_curve_from_log_timestamps():
-    from bench.lm_wt2_mini import valid_curve
+    from bench.curves import valid_curve
 
     log = "\n".join(["2026-01-01 10:00:00 | INFO | fairseq_cli.train | start",
                      "2026-01-01 10:01:30 | INFO | valid | " + json.dumps({"valid_ppl": "300.5"}),
-                     "2026-01-01 10:03:00 | INFO | valid | " + json.dumps({"valid_ppl": "250"})])
+                     "2026-01-01 10:03:00 | INFO | valid | " + json.dumps({"valid_ppl": "250",
+                                                                          "valid_accuracy": "61.5"})])
     assert valid_curve(log) == [(90.0, 300.5), (180.0, 250.0)]
+    assert valid_curve(log, "valid_accuracy") == [(180.0, 61.5)]
+
+
+def test_plot_draws_curves_and_points_and_refuses_nothing(tmp_path):
+    from bench.curves import plot_curves
+
+    rows = [{"system": "plugin", "test_accuracy": 80.0, "curve": [(60, 70.0), (120, 75.0)]},
+            {"system": "TF-IDF", "test_accuracy": 81.9, "point": (2.4, 82.0)}]
+    png = tmp_path / "a.png"
+    assert plot_curves(rows, png, "t", "dev accuracy (%)", "test_accuracy", log_y=False)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert not plot_curves([{"system": "x"}], tmp_path / "b.png", "t", "y", "test_ppl", log_y=True)
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_bench_all_runs_both_workloads_and_leaves_out_missing_peers():
+    from bench.__main__ import all_argvs, build_parser
+
+    args = build_parser().parse_args(["all", "--quick", "--sst2", "--threads 1"])
+    lm, sst = all_argvs(args, have_transformers=True)
+    assert lm == ["wt2-mini", "--quick"] and sst == ["sst-2", "--quick", "--peers", "--threads", "1"]
+    lm, sst = all_argvs(args, have_transformers=False)
+    assert lm[lm.index("--systems") + 1] == "transformer_lm_wt2_small,transformer_lm"
+    assert "--peers" in sst  # fairseq's sentence_prediction still runs; the transformers peer is left out
+    for argv in (lm, sst):  # both parse
+        assert build_parser().parse_args(argv).run
+
+
+def test_sst2_quick_subset_keeps_the_header_and_the_first_rows(tmp_path):
+    from bench.sst2 import subset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for split, n in (("train", 50), ("dev", 20), ("test", 10)):
+        (raw / f"{split}.tsv").write_text("sentence\tlabel\n" + "".join(f"s{i}\t{i % 2}\n" for i in range(n)))
+    out = subset(raw, tmp_path / "q", {"train": 5, "dev": 3})
+    assert (out / "train.tsv").read_text().splitlines() == ["sentence\tlabel"] + [f"s{i}\t{i % 2}" for i in range(5)]
+    assert len((out / "dev.tsv").read_text().splitlines()) == 4
+    assert (out / "test.tsv").read_text() == (raw / "test.tsv").read_text()
 
 
 def test_transformers_gpt2_peer_trains_and_scores(lm_bin, tmp_path):
@@ -121,5 +165,10 @@ def test_transformers_xlmr_peer_learns_the_toy_task(toy_bin, tmp_path):
          "--layers", "2", "--dim", "64", "--ffn", "256", "--heads", "4", "--lr", "1e-3",
          "--out", out], cwd=ROOT)
     res = json.loads(out.read_text())
-    assert res["updates"] == 130 and len(res["curve"]) == 3  # 63 updates an epoch
+    assert res["updates"] == 130 and [c["updates"] for c in res["curve"]] == [63, 126, 130]  # 63 an epoch
     assert res["valid_accuracy"] > 85 and res["test_accuracy"] > 85
+    run([PYTHON, "-m", "bench.hf_xlmr", "--data-bin", toy_bin, "--max-update", "100",
+         "--validate-every", "40", "--layers", "1", "--dim", "32", "--ffn", "64", "--heads", "2",
+         "--out", out], cwd=ROOT)
+    # every 40 updates, at the end of each epoch and at the end
+    assert [c["updates"] for c in json.loads(out.read_text())["curve"]] == [40, 63, 80, 100]

@@ -5,7 +5,7 @@ from conftest import PYTHON, USER_DIR, fairseq, run
 def test_check_install_lists_every_component():
     out = run([PYTHON, "-m", "xlmr_user.check_install"]).stdout
     for name in ("text_classification", "label_smoothed_classification",
-                 "xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large"):
+                 "xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large", "xlmr_transformer_lm"):
         assert name in out
 
 

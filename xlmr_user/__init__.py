@@ -3,9 +3,9 @@
 Registers
   tasks:         text_classification, xlmr_language_modeling
   criteria:      label_smoothed_classification, adaptive_softmax
-  models:        awd_lstm_lm
+  models:        awd_lstm_lm, xlmr_transformer_lm (transformer_lm, attention via SDPA)
   architectures: xlmr_tiny, xlmr_small, xlmr_base, xlmr_large (roberta);
-                 transformer_lm_wt2{,_small,_tiny} (transformer_lm);
+                 transformer_lm_wt2{,_small,_tiny} (xlmr_transformer_lm);
                  awd_lstm_lm_{wt2,small,tiny} (awd_lstm_lm)
 """
 __version__ = "0.1.0"

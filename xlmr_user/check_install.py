@@ -6,6 +6,7 @@ import sys
 EXPECTED = {
     "task": ["text_classification", "xlmr_language_modeling"],
     "criterion": ["label_smoothed_classification", "adaptive_softmax"],
+    "model": ["awd_lstm_lm", "xlmr_transformer_lm"],
     "arch": ["xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large",
              "transformer_lm_wt2", "transformer_lm_wt2_small", "transformer_lm_wt2_tiny",
              "awd_lstm_lm_wt2", "awd_lstm_lm_small", "awd_lstm_lm_tiny"],
@@ -27,7 +28,7 @@ def registered():
     import fairseq
     from fairseq import utils
     from fairseq.criterions import CRITERION_REGISTRY
-    from fairseq.models import ARCH_MODEL_REGISTRY
+    from fairseq.models import ARCH_MODEL_REGISTRY, MODEL_REGISTRY
     from fairseq.tasks import TASK_REGISTRY
 
     class _Args:
@@ -39,6 +40,7 @@ def registered():
     found = {
         "task": [n for n in EXPECTED["task"] if n in TASK_REGISTRY],
         "criterion": [n for n in EXPECTED["criterion"] if n in CRITERION_REGISTRY],
+        "model": [n for n in EXPECTED["model"] if n in MODEL_REGISTRY],
         "arch": [n for n in EXPECTED["arch"] if n in ARCH_MODEL_REGISTRY],
     }
     return fairseq.__version__, found

@@ -1,4 +1,5 @@
-"""Transformer language-model architectures (fairseq's ``transformer_lm``)
+"""Transformer language-model architectures (fairseq's ``transformer_lm``, run
+as the plugin's ``xlmr_transformer_lm``: self-attention through SDPA)
 sized for WikiText-2-scale corpora (2M training tokens, 33k words).
 
 Every dimension is set, including ``decoder_input_dim`` and
@@ -19,8 +20,11 @@ from fairseq.models import register_model_architecture
 from fairseq.models.transformer_lm import base_lm_architecture
 from fairseq.utils import safe_getattr
 
+from . import transformer_lm  # noqa: F401  (registers the model xlmr_transformer_lm)
 
-def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs):
+
+def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs, attention_dropout=0.1,
+                  activation_dropout=0.1):
     args.decoder_layers = safe_getattr(args, "decoder_layers", layers)
     args.decoder_embed_dim = safe_getattr(args, "decoder_embed_dim", dim)
     args.decoder_input_dim = safe_getattr(args, "decoder_input_dim", args.decoder_embed_dim)
@@ -31,8 +35,8 @@ def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs):
         raise ValueError(f"--decoder-embed-dim {args.decoder_embed_dim} is not divisible by "
                          f"--decoder-attention-heads {args.decoder_attention_heads}")
     args.dropout = safe_getattr(args, "dropout", dropout)
-    args.attention_dropout = safe_getattr(args, "attention_dropout", 0.1)
-    args.activation_dropout = safe_getattr(args, "activation_dropout", 0.1)
+    args.attention_dropout = safe_getattr(args, "attention_dropout", attention_dropout)
+    args.activation_dropout = safe_getattr(args, "activation_dropout", activation_dropout)
     args.activation_fn = safe_getattr(args, "activation_fn", "gelu")
     args.adaptive_input = safe_getattr(args, "adaptive_input", True)
     args.adaptive_input_factor = safe_getattr(args, "adaptive_input_factor", 4)
@@ -46,16 +50,20 @@ def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs):
     base_lm_architecture(args)
 
 
-@register_model_architecture("transformer_lm", "transformer_lm_wt2")
+@register_model_architecture("xlmr_transformer_lm", "transformer_lm_wt2")
 def transformer_lm_wt2(args):
     _wt2_defaults(args, layers=8, dim=512, ffn=2048, heads=8, dropout=0.3, cutoffs="4000,20000")
 
 
-@register_model_architecture("transformer_lm", "transformer_lm_wt2_small")
+@register_model_architecture("xlmr_transformer_lm", "transformer_lm_wt2_small")
 def transformer_lm_wt2_small(args):
-    _wt2_defaults(args, layers=4, dim=256, ffn=1024, heads=4, dropout=0.2, cutoffs="4000,20000")
+    # no attention or activation dropout: on a CPU their masks cost 13% and 10% of
+    # the words/s, and within a CPU budget the model is better without them
+    # (bench/results/2026-11-24-wt2-mini-dropout-pilot.md); dropout 0.2 remains
+    _wt2_defaults(args, layers=4, dim=256, ffn=1024, heads=4, dropout=0.2, cutoffs="4000,20000",
+                  attention_dropout=0.0, activation_dropout=0.0)
 
 
-@register_model_architecture("transformer_lm", "transformer_lm_wt2_tiny")
+@register_model_architecture("xlmr_transformer_lm", "transformer_lm_wt2_tiny")
 def transformer_lm_wt2_tiny(args):
     _wt2_defaults(args, layers=2, dim=64, ffn=256, heads=4, dropout=0.1, cutoffs="100,400")
