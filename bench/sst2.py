@@ -279,7 +279,7 @@ def peft_comparison(raw: Path, work: Path, args) -> list:
 
 def apply_quick(args) -> None:
     """--quick: a smoke check of the whole pipeline in about 2 minutes."""
-    args.budget_minutes, args.concurrent, args.threads = 0.5, True, 1
+    args.budget_minutes, args.concurrent, args.threads = 0.4, True, 1
     args.scratch_updates, args.validate_every, args.peft = 200, 50, False
 
 
@@ -360,7 +360,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quick", action="store_true",
                    help="smoke check in about 2 minutes: 5,000 training sentences, 200 updates "
-                   "or 0.5 min per system, side by side, no PEFT part")
+                   "or 0.4 min per system, side by side, no PEFT part")
     p.add_argument("--concurrent", action="store_true",
                    help="train the from-scratch systems at the same time (fair on a shared machine)")
     p.add_argument("--peers", action="store_true",
