@@ -118,9 +118,12 @@ def train(args) -> dict:
         curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
                       "valid_ppl": round(valid["ppl"], 2)})
         print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
+    loop_s = time.time() - start
     test = perplexity(model, test_stream)
+    # fairseq's words/s meters run through its validations: so does this rate
     return {"params": params, "updates": updates, "train_tokens": tokens,
-            "train_words_per_s": round(tokens / train_s, 1) if train_s else None,
+            "train_words_per_s": round(tokens / loop_s, 1) if loop_s else None,
+            "train_words_per_s_excluding_validation": round(tokens / train_s, 1) if train_s else None,
             "best_valid_ppl": min(c["valid_ppl"] for c in curve) if curve else None,
             "test_ppl": round(test["ppl"], 2), "test_tokens": test["tokens"], "curve": curve}
 

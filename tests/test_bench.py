@@ -1,5 +1,6 @@
 """The benchmark's bookkeeping (the benchmark itself runs with `make bench`)."""
 import json
+import re
 
 import pytest
 
@@ -172,3 +173,40 @@ def test_transformers_xlmr_peer_learns_the_toy_task(toy_bin, tmp_path):
          "--out", out], cwd=ROOT)
     # every 40 updates, at the end of each epoch and at the end
     assert [c["updates"] for c in json.loads(out.read_text())["curve"]] == [40, 63, 80, 100]
+
+
+def test_attention_benchmark_writes_a_table_and_json(tmp_path):
+    from conftest import PYTHON, ROOT, run
+
+    out = run([PYTHON, "-m", "bench", "attention", "--tokens", "32", "--batch", "2", "--dim", "32",
+               "--heads", "4", "--repeats", "3", "--out-dir", tmp_path], cwd=ROOT).stdout
+    assert "| plugin CausalSelfAttention (SDPA is_causal) | 0.1 |" in out
+    (res,) = tmp_path.glob("*-attention.json")
+    rows = json.loads(res.read_text())["rows"]
+    assert [(r["attention"].split()[0], r["dropout"]) for r in rows] == [
+        ("fairseq", 0.0), ("plugin", 0.0), ("fairseq", 0.1), ("plugin", 0.1)]
+    assert all(r["median_ms"] > 0 for r in rows)
+    assert rows[0]["speedup"] == 1.0  # the speed-ups are over fairseq's, at the same dropout
+    assert rows[1]["speedup"] == pytest.approx(rows[0]["median_ms"] / rows[1]["median_ms"], rel=0.05)
+    assert rows[3]["speedup"] == pytest.approx(rows[2]["median_ms"] / rows[3]["median_ms"], rel=0.05)
+
+
+@pytest.mark.slow
+def test_profile_lm_profiles_real_training_steps(tmp_path):
+    """The profiler builds the benchmark's systems through fairseq and trains them."""
+    from conftest import PYTHON, ROOT, run, write_lm_corpus
+
+    write_lm_corpus(tmp_path / "work" / "raw", n_train=1500, vocab=80)  # wt2-mini's place
+    base = [PYTHON, "-m", "bench", "profile-lm", "--work", tmp_path / "work", "--steps", "1",
+            "--warmup", "1", "--rows", "40"]
+    out = run(base + ["--flags", "--decoder-layers 1"], cwd=ROOT).stdout
+    assert re.search(r"plugin transformer_lm_wt2_small --decoder-layers 1: [\d,]+ params, 1 thread\(s\), "
+                     r"\d+ words/s", out)
+    assert "aten::mm" in out and "scaled_dot_product" in out
+    out = run(base + ["--flags", "--decoder-layers 1 --attention-dropout 0.1", "--fairseq-attention"],
+              cwd=ROOT).stdout
+    assert "(fairseq attention)" in out and "aten::bernoulli_" in out
+    out = run(base + ["--system", "transformer_lm", "--flags", "--decoder-layers 1"], cwd=ROOT).stdout
+    assert "fairseq transformer_lm --decoder-layers 1" in out
+    bad = run(base + ["--system", "gpt2"], cwd=ROOT, check=False)
+    assert bad.returncode != 0 and "not one of the fairseq-trained systems" in bad.stdout
