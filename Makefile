@@ -1,19 +1,7 @@
-# xlmr_user: set-up, tests and one target per dataset.
-#
-#   make install     # venv (or the active one) + torch + fairseq + this package
-#   make install-bench  # + transformers, the benchmark's peers (their tests skip without it)
-#   make test        # the whole pytest suite (slow end-to-end cases included)
-#   make test-fast   # skip the cases marked slow
-#   make toy         # the 5-minute tour: a tiny classifier on synthetic data (CPU)
-#   make classify DATA=dir [ARCH=xlmr_small PRETRAINED=dir PEFT=lora ...]   # any TSV folder
-#   make sst-2       # GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
-#   make wikitext-2  # the WikiText-2 LM recipe (downloads the data; NGPU, ARCH, ... override)
-#   make wt2-mini    # the same recipe on ../shared/data/wikitext-2, sized for a CPU
-#   make bench       # both benchmarks, plugin vs fairseq vs transformers: wt2-mini LM, then SST-2 (~2 h)
-#   make bench-quick # the same as a <5-minute smoke check (BENCH_LM_ARGS=..., BENCH_SST2_ARGS=... add flags)
-#
+# xlmr_user: set-up, tests and one target per dataset (`make help` lists them).
 # Inside an active virtualenv everything is installed there; otherwise into
-# ./.venv, which is created on first use.
+# ./.venv, which is created on first use.  Recipe knobs pass through the
+# environment: `make classify DATA=dir ARCH=xlmr_base PRETRAINED=xlmr.base PEFT=lora`.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -34,10 +22,10 @@ BENCH_SST2_ARGS ?= --concurrent --threads 1
 
 .PHONY: install install-bench test test-fast help toy classify sst-2 wikitext-2 wt2-mini bench bench-quick bench-lm bench-sst-2
 
-help:
-	@sed -n '2,17p' Makefile | sed 's/^# \{0,1\}//'
+help:  ## this list
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
 
-install:
+install:  ## venv (or the active one) + torch + fairseq + this package
 	@if [ -n "$$VIRTUAL_ENV" ]; then \
 	  echo ">> installing into the active virtualenv $$VIRTUAL_ENV"; \
 	elif [ -x "$(VENV)/bin/python" ]; then \
@@ -52,50 +40,45 @@ install:
 	@# install it without deps, built against the torch installed above.
 	$(PY) -m pip install --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
-	$(PY) -m xlmr_user.check_install
+	$(PY) -m xlmr_user.cli.check_install
 	@[ -n "$$VIRTUAL_ENV" ] || echo ">> done; activate with: source .venv/bin/activate"
 
 # the benchmark extra (transformers, for the peers), without moving torch or numpy
-install-bench:
+install-bench:  ## + transformers, the benchmarks' peers (their tests skip without it)
 	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
 
-test:
+test:  ## the whole test suite, end-to-end runs included (about 16 min)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-test-fast:
+test-fast:  ## the tests not marked slow
 	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
-toy:
+toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)
 	PYTHON=$(PY) bash examples/toy/run.sh
 
-classify:
+classify:  ## any TSV folder: DATA=dir [ARCH= PRETRAINED= PEFT= ...]
 	@[ -n "$(DATA)" ] || { echo "usage: make classify DATA=dir-with-train.tsv-and-dev.tsv"; exit 2; }
 	PYTHON=$(PY) DATA="$(DATA)" bash examples/classification/run.sh
 
-sst-2:
+sst-2:  ## GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 	PYTHON=$(PY) bash examples/sst-2/run.sh
 
-wikitext-2:
+wikitext-2:  ## the WikiText-2 LM recipe (downloads the data)
 	PYTHON=$(PY) bash examples/wikitext-2/run.sh
 
-# wt2-mini: train on the official valid split, test on the test split; a CPU
-# model and a 15-minute budget (override like any knob: MAX_UPDATE=..., ARCH=...)
-wt2-mini:
-	PYTHON=$(PY) MINI=true FROM="$${FROM:-$(WT2_SHARED)}" EXP="$${EXP:-$(CURDIR)/exp/wt2-mini}" \
-	  ARCH="$${ARCH:-transformer_lm_wt2_small}" TOKENS_PER_SAMPLE="$${TOKENS_PER_SAMPLE:-128}" \
-	  WARMUP_UPDATES="$${WARMUP_UPDATES:-200}" LR="$${LR:-0.001}" \
-	  MAX_UPDATE="$${MAX_UPDATE:-5000}" STOP_TIME_HOURS="$${STOP_TIME_HOURS:-0.25}" \
+wt2-mini:  ## the LM recipe on ../shared/data/wikitext-2 (train=valid, test=test), 15 min on a CPU
+	PYTHON=$(PY) TRAIN_CONFIG="$${TRAIN_CONFIG:-$(CURDIR)/examples/wikitext-2/conf/train_mini.yaml}" \
+	  FROM="$${FROM:-$(WT2_SHARED)}" DATA_ARGS=--mini NAME=wt2-mini EXP="$${EXP:-$(CURDIR)/exp/wt2-mini}" \
 	  bash examples/wikitext-2/run.sh
 
-# the transformers peer needs the benchmark extra: pip install -e '.[bench]'
-bench:
+bench:  ## both benchmarks side by side, wt2-mini LM then SST-2 (about 1 hour; bench/README.md)
 	$(PY) -m bench all --lm "$(BENCH_LM_ARGS)" --sst2 "$(BENCH_SST2_ARGS)"
 
-bench-quick:
+bench-quick:  ## the same as a <5-minute smoke check
 	$(PY) -m bench all --quick
 
-bench-lm:
+bench-lm:  ## the wt2-mini LM benchmark only
 	$(PY) -m bench wt2-mini $(BENCH_LM_ARGS)
 
-bench-sst-2:
+bench-sst-2:  ## the SST-2 benchmark only
 	$(PY) -m bench sst-2 --peers $(BENCH_SST2_ARGS)

@@ -25,12 +25,12 @@ def read_requirements():
 
 setup(
     name="xlmr_user",
-    version="0.1.0",
+    version="0.2.0",
     description="fairseq plugin: text classification and language modelling "
     "for RoBERTa / XLM-R style models",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=find_packages(include=["xlmr_user", "xlmr_user.*"]),
     package_data={"xlmr_user": ["config/*.yaml"]},
     install_requires=read_requirements(),
@@ -40,10 +40,11 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "xlmr-prepare-classification=xlmr_user.prep.classification:main",
-            "xlmr-user-dir=xlmr_user.check_install:print_user_dir",
-            "xlmr-predict=xlmr_user.inference.predict:main",
-            "xlmr-export=xlmr_user.inference.export:main",
+            "xlmr-prepare-classification=xlmr_user.cli.prepare_classification:main",
+            "xlmr-user-dir=xlmr_user.cli.check_install:print_user_dir",
+            "xlmr-check-install=xlmr_user.cli.check_install:main",
+            "xlmr-predict=xlmr_user.cli.predict:main",
+            "xlmr-export=xlmr_user.cli.export:main",
         ],
     },
 )

@@ -35,7 +35,7 @@ def all_argvs(args, have_transformers: bool):
     quick = ["--quick"] if args.quick else []
     lm = ["wt2-mini", *quick, *shlex.split(args.lm)]
     if not have_transformers and "--systems" not in args.lm:
-        lm += ["--systems", "transformer_lm_wt2_small,transformer_lm"]
+        lm += ["--systems", "sdpa_transformer_lm_wt2_small,transformer_lm"]
     sst = ["sst-2", *quick, "--peers", *shlex.split(args.sst2)]
     return lm, sst
 

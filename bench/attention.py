@@ -19,7 +19,7 @@ def measure(args) -> list:
     import torch
     from fairseq.modules import MultiheadAttention
 
-    from xlmr_user.models.causal_attention import CausalSelfAttention
+    from xlmr_user.modules.causal_attention import CausalSelfAttention
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

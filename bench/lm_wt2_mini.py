@@ -36,7 +36,7 @@ LAYERS, DIM, CONTEXT = 4, 256, 512  # every system's size, for the MFU estimate
 # the target the numbers serve (issue: "plugin >= 1.3x fairseq's speed at equal
 # quality, and better perplexity than every peer at equal wall time")
 SPEED_GOAL = 1.3
-DEFAULT_SYSTEMS = ["transformer_lm_wt2_small", "gpt2", "transformer_lm"]
+DEFAULT_SYSTEMS = ["sdpa_transformer_lm_wt2_small", "gpt2", "transformer_lm"]
 
 COMMON = ["--sample-break-mode", "none", "--tokens-per-sample", "512", "--max-tokens", "2048",
           "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
@@ -50,10 +50,10 @@ def systems(warmup: int):
             "--decoder-output-dim", "256", "--decoder-ffn-embed-dim", "1024",
             "--decoder-attention-heads", "4"]
     return {
-        "plugin transformer_lm_wt2_small": {
+        "plugin sdpa_transformer_lm_wt2_small": {
             "task": "xlmr_language_modeling",
             "train": ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-                      "--arch", "transformer_lm_wt2_small", "--criterion", "adaptive_softmax",
+                      "--arch", "sdpa_transformer_lm_wt2_small", "--criterion", "adaptive_softmax",
                       "--clip-norm", "0.25", "--lr", "0.001", "--warmup-updates", str(warmup)],
         },
         "plugin awd_lstm_lm_small": {
@@ -136,7 +136,7 @@ def run(args) -> int:
             import transformers  # noqa: F401
         except ImportError:
             sys.exit("error: the transformers peer needs the bench extra: pip install -e '.[bench]' "
-                     "(or leave it out: --systems transformer_lm_wt2_small,transformer_lm)")
+                     "(or leave it out: --systems sdpa_transformer_lm_wt2_small,transformer_lm)")
     jobs = []
     for name in names:
         tag = name.replace(" ", "_")
@@ -265,7 +265,7 @@ def add_parser(sub):
     p.add_argument("--concurrent", action="store_true",
                    help="run the systems at the same time (fair on a shared machine)")
     p.add_argument("--systems", default="", help="comma-separated last words of system names "
-                   "(transformer_lm_wt2_small, awd_lstm_lm_small, gpt2, transformer_lm); "
+                   "(sdpa_transformer_lm_wt2_small, awd_lstm_lm_small, gpt2, transformer_lm); "
                    "default all but awd_lstm_lm_small")
     p.add_argument("--warmup-updates", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)

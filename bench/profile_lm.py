@@ -6,7 +6,7 @@ runs a few warm-up steps, then profiles forward + backward + Adam steps and
 prints the operators that take the most time, and the words/s of the profiled
 steps without the profiler.
 
-    python -m bench profile-lm --system transformer_lm_wt2_small --steps 5
+    python -m bench profile-lm --system sdpa_transformer_lm_wt2_small --steps 5
 """
 import shlex
 import sys
@@ -90,7 +90,7 @@ def run(args) -> int:
 
 def add_parser(sub):
     p = sub.add_parser("profile-lm", help="torch.profiler table of a wt2-mini system's training steps")
-    p.add_argument("--system", default="transformer_lm_wt2_small",
+    p.add_argument("--system", default="sdpa_transformer_lm_wt2_small",
                    help="the last word of a fairseq-trained system's name")
     p.add_argument("--flags", default="", help="more fairseq-train flags, e.g. '--attention-dropout 0'")
     p.add_argument("--fairseq-attention", action="store_true",

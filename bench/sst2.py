@@ -233,12 +233,12 @@ def from_scratch(raw: Path, work: Path, args) -> list:
     recipe_args = ["--arch", "xlmr_small", "--max-update", str(args.scratch_updates),
                    "--max-positions", "128", "--extra-train-args",
                    f"--stop-time-hours {args.budget_minutes / 60:.4f} " + " ".join(validation_flags(args))]
-    prep = recipe_job("prepare SST-2 (the plugin's recipe, stage 1)", raw, scratch, args,
-                      *recipe_args, "--stop-stage", "1")
+    prep = recipe_job("prepare SST-2 (the plugin's recipe, stage 2)", raw, scratch, args,
+                      *recipe_args, "--stop-stage", "2")
     run_jobs([prep], args.threads, False)
     databin = scratch / "data-bin"
     jobs = [recipe_job("plugin xlmr_small, from scratch", raw, scratch, args, *recipe_args,
-                       "--stage", "2")]
+                       "--stage", "3")]
     jobs[0].log = str(scratch) + ".train.log"
     with_hf = args.peers and have_transformers()
     if args.peers:

@@ -6,4 +6,4 @@
 #   data-prep/get_sst2.sh --dest DIR --from ../shared/data/sst-2   # already split
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-exec "$PYTHON" -m xlmr_user.prep.sst2 "$@"
+exec "$PYTHON" -m xlmr_user.cli.get_sst2 "$@"

@@ -6,4 +6,4 @@
 #   data-prep/get_wikitext2.sh --dest DIR --mini --from ../shared/data/wikitext-2   # wt2-mini
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-exec "$PYTHON" -m xlmr_user.prep.wikitext "$@"
+exec "$PYTHON" -m xlmr_user.cli.get_wikitext2 "$@"

@@ -11,4 +11,4 @@
 # Run with --help for every option.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-exec "$PYTHON" -m xlmr_user.prep.classification "$@"
+exec "$PYTHON" -m xlmr_user.cli.prepare_classification "$@"

@@ -10,7 +10,10 @@
 # to stdout, rank R's to $LOG_DIR/rank R.log.  If any rank fails, the others
 # are stopped and the script exits with that rank's status.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage="usage: examples/launch_cpu_ddp.sh NPROC fairseq-train DATA --user-dir xlmr_user ...
+Starts NPROC data-parallel ranks on this machine's CPUs (gloo, legacy_ddp, tcp init);
+rank 0 prints to stdout, rank R to \$LOG_DIR/rankR.log."
+[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 nproc=$1; shift
 port=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 log_dir=${LOG_DIR:-.}

@@ -31,13 +31,45 @@ def run(cmd, cwd=None, env=None, check=True, timeout=900, input_text=None):
     return proc
 
 
+def assert_one_line_error(proc, *expected):
+    """The run ended as one line 'error: ...' holding every ``expected`` text,
+    exit status 1, no traceback; returns that line."""
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("error: "), last
+    for text in expected:
+        assert text in last, last
+    return last
+
+
 def fairseq(tool, *args, **kw):
     """Run ``fairseq-<tool>`` (train, validate, preprocess, ...) with this python."""
     return run([PYTHON, "-m", f"fairseq_cli.{tool}", *args], **kw)
 
 
+def recipe_dry_run(recipe, *args, **env):
+    """A recipe's commands as DRY_RUN=1 prints them (no GPU needed); CompletedProcess."""
+    return run(["bash", ROOT / "examples" / recipe / "run.sh", *map(str, args)],
+               env={"PYTHON": PYTHON, "DRY_RUN": "1", **env}, check=False)
+
+
+def fairseq_train_line(out: str) -> str:
+    """The fairseq-train command in a dry run's output (any launcher in front)."""
+    return next(l for l in out.splitlines() if "fairseq-train" in l and "--user-dir" in l)
+
+
+def small_tsv(folder):
+    """64 training and 16 dev examples, for dry runs that count updates."""
+    from xlmr_user.prep.synthetic import write_dataset
+
+    if not (Path(folder) / "train.tsv").exists():
+        write_dataset(str(folder), n_train=64, n_valid=16, n_test=0)
+    return folder
+
+
 def prepare(src, dest, *extra, check=True):
-    return run([PYTHON, "-m", "xlmr_user.prep.classification", "--from", src, "--dest", dest,
+    return run([PYTHON, "-m", "xlmr_user.cli.prepare_classification", "--from", src, "--dest", dest,
                 *extra], check=check)
 
 
@@ -105,20 +137,28 @@ def tiny_pretrained(toy_bin, tmp_path_factory):
     return write_pretrained_dir(toy_bin, tmp_path_factory.mktemp("pretrained") / "xlmr.tiny")
 
 
-def build_task(data, *extra, arch="xlmr_tiny", criterion="label_smoothed_classification"):
+def build(task_name, data, arch, criterion, *extra):
     """Set up (task, model, criterion, cfg) in-process, as fairseq-train would."""
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
-        str(data), "--user-dir", USER_DIR, "--task", "text_classification",
-        "--criterion", criterion, "--arch", arch, "--cpu", *map(str, extra)])
+        str(data), "--user-dir", USER_DIR, "--task", task_name, "--criterion", criterion,
+        "--arch", arch, "--cpu", *map(str, extra)])
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
     model = task.build_model(cfg.model)
     crit = task.build_criterion(cfg.criterion)
     return task, model, crit, cfg
+
+
+def build_task(data, *extra, arch="xlmr_tiny", criterion="label_smoothed_classification"):
+    return build("text_classification", data, arch, criterion, *extra)
+
+
+def build_lm(data, *extra, arch="sdpa_transformer_lm_wt2_tiny", criterion="adaptive_softmax"):
+    return build("xlmr_language_modeling", data, arch, criterion, "--tokens-per-sample", "32", *extra)
 
 
 def batches(task, split, size):
@@ -162,19 +202,3 @@ def lm_bin(tmp_path_factory):
             "--validpref", raw / "wiki.valid.tokens", "--testpref", raw / "wiki.test.tokens",
             "--destdir", root / "bin", "--workers", "1")
     return root / "bin"
-
-
-def build_lm(data, *extra, arch="transformer_lm_wt2_tiny", criterion="adaptive_softmax"):
-    from fairseq import options, tasks
-    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        str(data), "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-        "--criterion", criterion, "--arch", arch, "--tokens-per-sample", "32", "--cpu",
-        *map(str, extra)])
-    cfg = convert_namespace_to_omegaconf(args)
-    task = tasks.setup_task(cfg.task)
-    model = task.build_model(cfg.model)
-    crit = task.build_criterion(cfg.criterion)
-    return task, model, crit, cfg

@@ -121,7 +121,7 @@ def test_bench_all_runs_both_workloads_and_leaves_out_missing_peers():
     lm, sst = all_argvs(args, have_transformers=True)
     assert lm == ["wt2-mini", "--quick"] and sst == ["sst-2", "--quick", "--peers", "--threads", "1"]
     lm, sst = all_argvs(args, have_transformers=False)
-    assert lm[lm.index("--systems") + 1] == "transformer_lm_wt2_small,transformer_lm"
+    assert lm[lm.index("--systems") + 1] == "sdpa_transformer_lm_wt2_small,transformer_lm"
     assert "--peers" in sst  # fairseq's sentence_prediction still runs; the transformers peer is left out
     for argv in (lm, sst):  # both parse
         assert build_parser().parse_args(argv).run
@@ -200,7 +200,7 @@ def test_profile_lm_profiles_real_training_steps(tmp_path):
     base = [PYTHON, "-m", "bench", "profile-lm", "--work", tmp_path / "work", "--steps", "1",
             "--warmup", "1", "--rows", "40"]
     out = run(base + ["--flags", "--decoder-layers 1"], cwd=ROOT).stdout
-    assert re.search(r"plugin transformer_lm_wt2_small --decoder-layers 1: [\d,]+ params, 1 thread\(s\), "
+    assert re.search(r"plugin sdpa_transformer_lm_wt2_small --decoder-layers 1: [\d,]+ params, 1 thread\(s\), "
                      r"\d+ words/s", out)
     assert "aten::mm" in out and "scaled_dot_product" in out
     out = run(base + ["--flags", "--decoder-layers 1 --attention-dropout 0.1", "--fairseq-attention"],

@@ -5,7 +5,7 @@ import torch
 from fairseq.modules import MultiheadAttention
 
 from conftest import batches, build_lm
-from xlmr_user.models.causal_attention import CausalSelfAttention
+from xlmr_user.modules.causal_attention import CausalSelfAttention
 
 
 def _pair(dropout=0.0, seed=0):
@@ -74,17 +74,17 @@ def test_attention_dropout_is_applied_in_training_only():
     torch.testing.assert_close(c, d)
 
 
-@pytest.mark.parametrize("arch", ["transformer_lm_wt2_tiny"])
+@pytest.mark.parametrize("arch", ["sdpa_transformer_lm_wt2_tiny"])
 def test_plugin_lm_uses_it_and_matches_fairseqs_transformer_lm(lm_bin, arch):
-    """The plugin's architecture builds xlmr_transformer_lm, whose every layer
+    """The plugin's architecture builds sdpa_transformer_lm, whose every layer
     attends through CausalSelfAttention; its state dict loads into fairseq's
     transformer_lm of the same config, and both give the same loss."""
     from fairseq.models.transformer_lm import TransformerLanguageModel
 
-    from xlmr_user.models.transformer_lm import XlmrTransformerLanguageModel
+    from xlmr_user.models.sdpa_transformer_lm import SdpaTransformerLanguageModel
 
     task, model, crit, cfg = build_lm(lm_bin, arch=arch)
-    assert type(model) is XlmrTransformerLanguageModel
+    assert type(model) is SdpaTransformerLanguageModel
     assert all(type(layer.self_attn) is CausalSelfAttention for layer in model.decoder.layers)
     plain = TransformerLanguageModel.build_model(cfg.model, task)
     assert all(type(layer.self_attn) is MultiheadAttention for layer in plain.decoder.layers)

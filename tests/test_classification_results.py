@@ -2,6 +2,7 @@
 logs, and the learning curve drawn from TensorBoard event files."""
 import json
 
+from xlmr_user.cli import report_classification
 from xlmr_user.recipes import classification_results as cr
 
 
@@ -37,10 +38,11 @@ def test_results_and_learning_curve(tmp_path):
         for step, value in points:
             w.add_scalar(tag, value, step)
         w.close()
-    cr.main(["--train-log", str(tmp_path / "train.log"), "--meta", str(tmp_path / "meta.json"),
-             "--eval", f"test={tmp_path / 'eval.test.log'}", "--set", "peft=lora",
-             "--tensorboard", str(tmp_path / "tb"), "--png", str(tmp_path / "curve.png"),
-             "--out", str(tmp_path / "results.json")])
+    assert report_classification.main([
+        "--train-log", str(tmp_path / "train.log"), "--meta", str(tmp_path / "meta.json"),
+        "--eval", f"test={tmp_path / 'eval.test.log'}", "--set", "peft=lora",
+        "--tensorboard", str(tmp_path / "tb"), "--png", str(tmp_path / "curve.png"),
+        "--out", str(tmp_path / "results.json")]) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["params"] == 146_803 and res["trainable_params"] == 6_338 and res["peft"] == "lora"
     assert res["num_updates"] == 200 and res["train_wall_s"] == 35.0

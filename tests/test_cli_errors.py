@@ -2,24 +2,13 @@
 line, 'error: ...', naming the file and what to do; exit status 1; nothing
 bad saved."""
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import TINY_TRAIN_ARGS, USER_DIR, fairseq
+from conftest import TINY_TRAIN_ARGS, USER_DIR, assert_one_line_error, fairseq
 
 pytestmark = pytest.mark.slow
-
-
-def assert_one_line_error(proc, *expected):
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("error: "), last
-    for text in expected:
-        assert text in last, last
-    return last
 
 
 def test_num_classes_mismatch(toy_bin, tmp_path):
@@ -40,7 +29,7 @@ def test_classification_data_without_dictionary(toy_bin, tmp_path):
 
 def test_lm_data_without_dictionary(tmp_path):
     proc = fairseq("train", tmp_path, "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-                   "--arch", "transformer_lm_wt2_tiny", "--criterion", "adaptive_softmax",
+                   "--arch", "sdpa_transformer_lm_wt2_tiny", "--criterion", "adaptive_softmax",
                    "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "8", "--cpu", check=False)
     assert_one_line_error(proc, f"{tmp_path}/dict.txt: no such file", "fairseq-preprocess")
 
@@ -63,15 +52,9 @@ def test_nan_loss_stops_without_saving_nan_weights(toy_bin, tmp_path):
                 assert torch.isfinite(v).all(), (path.name, k)
 
 
-def test_pretrained_checkpoint_with_another_vocabulary(toy_bin, pair_bin, tmp_path):
-    pre = tmp_path / "pre"
-    fairseq("train", Path(toy_bin) / "input0", "--task", "masked_lm", "--criterion", "masked_lm",
-            "--user-dir", USER_DIR, "--arch", "xlmr_tiny", "--tokens-per-sample", "128",
-            "--sample-break-mode", "eos", "--batch-size", "16", "--optimizer", "adam",
-            "--lr", "1e-3", "--max-update", "2", "--cpu", "--save-dir", pre,
-            "--no-epoch-checkpoints", "--num-workers", "0")
+def test_pretrained_checkpoint_with_another_vocabulary(tiny_pretrained, pair_bin, tmp_path):
     proc = fairseq("train", pair_bin, *TINY_TRAIN_ARGS, "--save-dir", tmp_path / "ft",
-                   "--restore-file", pre / "checkpoint_last.pt", "--reset-optimizer",
+                   "--restore-file", tiny_pretrained / "model.pt", "--reset-optimizer",
                    "--reset-dataloader", "--reset-meters", "--max-update", "2", check=False)
     assert_one_line_error(proc, "the checkpoint's vocabulary has", f"{pair_bin}/input0/dict.txt",
                           "--pretrained DIR")

@@ -56,7 +56,7 @@ def test_text_classification(toy_bin, tmp_path):
 
 def test_language_modeling(lm_bin, tmp_path):
     args = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-            "--criterion", "adaptive_softmax", "--arch", "transformer_lm_wt2_tiny",
+            "--criterion", "adaptive_softmax", "--arch", "sdpa_transformer_lm_wt2_tiny",
             "--tokens-per-sample", "32", "--batch-size", "8", "--dropout", "0",
             "--attention-dropout", "0", "--activation-dropout", "0",
             "--adaptive-softmax-dropout", "0"]

@@ -17,7 +17,7 @@ CLASSIFY = ROOT / "examples" / "classification" / "run.sh"
 SST2 = ROOT / "examples" / "sst-2" / "run.sh"
 ENV = {"PYTHON": PYTHON, "NGPU": "0"}
 TINY = ["--arch", "xlmr_tiny", "--max-positions", "128", "--weight-decay", "0.01"]
-PREDICT = [PYTHON, "-m", "xlmr_user.inference.predict"]
+PREDICT = [PYTHON, "-m", "xlmr_user.cli.predict"]
 # xlmr_tiny with LoRA rank 4 on q_proj, v_proj of 2 layers, plus the 2-class head
 LORA_TRAINABLE = 2 * 2 * (4 * 64 + 64 * 4) + (64 * 64 + 64 + 64 * 2 + 2)
 
@@ -153,10 +153,10 @@ def test_sst2_recipe_from_the_glue_archive(tmp_path):
         z.writestr("SST-2/test.tsv", "index\tsentence\n0\tunlabelled\n")
     digest = hashlib.sha256((tmp_path / "SST-2.zip").read_bytes()).hexdigest()
     exp = tmp_path / "exp"
-    args = ["bash", SST2, "--from", tmp_path / "SST-2.zip", "--sha256", digest,
-            "--data-dir", tmp_path / "sst-2", "--exp", exp, *TINY, "--vocab-size", "1000",
-            "--lr", "1e-3", "--max-update", "120"]
-    out = run(args, env=ENV).stdout
+    args = ["bash", SST2, "--from", tmp_path / "SST-2.zip", "--data", tmp_path / "sst-2",
+            "--exp", exp, *TINY, "--vocab-size", "1000", "--lr", "1e-3", "--max-update", "120"]
+    env = {**ENV, "SHA256": digest}
+    out = run(args, env=env).stdout
     for stage in range(1, 6):
         assert f"stage {stage}: " in out
     res = results(exp)
@@ -166,13 +166,13 @@ def test_sst2_recipe_from_the_glue_archive(tmp_path):
     assert list((exp / "tensorboard").glob("*/events.out.tfevents.*"))
     stamp = (exp / "model" / "model.pt").stat().st_mtime_ns
 
-    out = run(args, env=ENV).stdout  # a re-run redoes nothing
+    out = run(args, env=env).stdout  # a re-run redoes nothing
     assert "already has" in out and "already prepared" in out and "skipping training" in out
     assert "newer than the checkpoint, keeping it" in out
     assert (exp / "model" / "model.pt").stat().st_mtime_ns == stamp
 
     # other training settings in the same folder are refused, not silently skipped
-    proc = run([*args, "--peft", "bitfit"], env=ENV, check=False)
+    proc = run([*args, "--peft", "bitfit"], env=env, check=False)
     assert proc.returncode == 1 and "was trained with other settings" in proc.stdout
 
 

@@ -1,46 +1,32 @@
-"""Multi-GPU and multi-node launch lines of both recipes (DRY_RUN=1 prints
+"""Multi-GPU and multi-node launch lines of both templates (DRY_RUN=1 prints
 the exact commands; no GPU needed)."""
 import pytest
 
-from conftest import PYTHON, ROOT, run
+from conftest import fairseq_train_line, recipe_dry_run, small_tsv
 
-RECIPES = {
-    "classification": ROOT / "examples" / "classification" / "run.sh",
-    "wikitext-2": ROOT / "examples" / "wikitext-2" / "run.sh",
-}
+RECIPES = ("classification", "wikitext-2")
 
 
 def dry(recipe, tmp_path, *args):
-    extra = []
-    if recipe == "classification":
-        from xlmr_user.prep.synthetic import write_dataset
-
-        write_dataset(str(tmp_path / "raw"), n_train=64, n_valid=16, n_test=0)
-        extra = ["--data", tmp_path / "raw"]
-    out = run(["bash", RECIPES[recipe], *extra, "--exp", tmp_path / "exp", "--stage", "3" if recipe != "classification" else "2",
-               "--stop-stage", "3" if recipe != "classification" else "2", *map(str, args)],
-              env={"PYTHON": PYTHON, "DRY_RUN": "1"}, check=False)
-    return out
+    data = ["--data", small_tsv(tmp_path / "raw")] if recipe == "classification" else []
+    return recipe_dry_run(recipe, *data, "--exp", tmp_path / "exp", "--stage", "3",
+                          "--stop-stage", "3", *args)
 
 
-def train_line(out):
-    return next(l for l in out.stdout.splitlines() if "fairseq-train" in l and "--user-dir" in l)
-
-
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_slurm_two_nodes(recipe, tmp_path):
     out = dry(recipe, tmp_path, "--launcher", "slurm", "--nnodes", "2", "--ngpu", "8",
               "--update-freq", "4", "--master-port", "12345")
-    line = train_line(out)
+    line = fairseq_train_line(out.stdout)
     assert line.startswith("srun --nodes=2 --ntasks-per-node=1 fairseq-train ")
     assert "--fp16 --distributed-world-size 16 --update-freq 4 --distributed-port 12345" in line
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPES))
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_torchrun_node_rank(recipe, tmp_path):
     out = dry(recipe, tmp_path, "--launcher", "torchrun", "--nnodes", "2", "--node-rank", "1",
               "--ngpu", "4", "--master-addr", "10.1.2.3", "--master-port", "29600")
-    line = train_line(out)
+    line = fairseq_train_line(out.stdout)
     assert line.startswith("torchrun --nproc_per_node=4 --nnodes=2 --node_rank=1 "
                            "--master_addr=10.1.2.3 --master_port=29600 ")
     assert "--distributed-world-size 8 " in line and "--distributed-port" not in line

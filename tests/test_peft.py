@@ -5,7 +5,7 @@ import torch
 
 from conftest import batches, build_task
 from xlmr_user.errors import ConfigError
-from xlmr_user.models.peft import merge_lora
+from xlmr_user.modules.lora import merge_lora
 
 HEAD = "classification_heads.sentence_classification_head."
 # xlmr_tiny: 2 layers, dim 64; head = dense 64x64+64, out_proj 64x2+2

@@ -84,7 +84,7 @@ def test_non_utf8_bytes(raw, tmp_path):
 def test_missing_file(raw, tmp_path):
     os.remove(raw / "dev.tsv")
     assert_fails(raw, tmp_path, f"{raw}: missing dev.tsv or valid.tsv")
-    proc = run([PYTHON, "-m", "xlmr_user.prep.classification", "--train", raw / "train.tsv",
+    proc = run([PYTHON, "-m", "xlmr_user.cli.prepare_classification", "--train", raw / "train.tsv",
                 "--valid", raw / "nope.tsv", "--dest", tmp_path / "out"], check=False)
     assert proc.returncode == 1 and f"{raw / 'nope.tsv'}: no such file" in proc.stdout
 

@@ -1,10 +1,12 @@
-"""The shell recipes: the toy tour end to end, idempotent re-runs, option
-parsing, and the exact fairseq commands for CPU and GPU (DRY_RUN=1)."""
+"""The classification recipes: the toy tour end to end, idempotent re-runs,
+option parsing, conf/*.yaml, and the exact fairseq commands for CPU and GPU
+(DRY_RUN=1)."""
 import json
+import re
 
 import pytest
 
-from conftest import PYTHON, ROOT, run
+from conftest import PYTHON, ROOT, fairseq_train_line, recipe_dry_run, run, small_tsv
 
 TOY = ROOT / "examples" / "toy" / "run.sh"
 CLASSIFY = ROOT / "examples" / "classification" / "run.sh"
@@ -14,7 +16,10 @@ ENV = {"PYTHON": PYTHON}
 @pytest.mark.slow
 def test_toy_tour_end_to_end_and_rerun(tmp_path):
     exp = tmp_path / "toy"
-    run(["bash", TOY, "--exp", exp], env=ENV)
+    out = run(["bash", TOY, "--exp", exp, "--data", tmp_path / "raw"], env=ENV).stdout
+    # the terminal shows progress lines, the whole JSON log goes to train.log
+    assert "update 300/300 (100%)" in out and "valid accuracy" in out and "ETA" in out
+    assert "| train_inner | {" not in out and "| train_inner | {" in (exp / "train.log").read_text()
     res = json.loads((exp / "results.json").read_text())
     assert res["arch"] == "xlmr_tiny" and res["num_updates"] == 300
     assert res["valid"]["bsz"] == 300 and res["test"]["bsz"] == 300
@@ -22,48 +27,66 @@ def test_toy_tour_end_to_end_and_rerun(tmp_path):
     assert 0 < res["params"] < 200_000
     assert (exp / "tensorboard").is_dir()
     stamp = (exp / "checkpoints" / "checkpoint_best.pt").stat().st_mtime_ns
-    out = run(["bash", TOY, "--exp", exp, "--stop-stage", "2"], env=ENV).stdout
-    assert "stage 0: " in out and "exists, skipping" in out
-    assert "stage 1: " in out and "already prepared" in out
+    out = run(["bash", TOY, "--exp", exp, "--data", tmp_path / "raw", "--stop-stage", "3"], env=ENV).stdout
+    assert "stage 1: " in out and "exists, skipping" in out
+    assert "stage 2: " in out and "already prepared" in out
     assert "train.done exists, skipping training" in out
     assert (exp / "checkpoints" / "checkpoint_best.pt").stat().st_mtime_ns == stamp
 
 
 def dry_run(tmp_path, *args, **env):
-    data = tmp_path / "raw"
-    if not data.exists():
-        from xlmr_user.prep.synthetic import write_dataset
-        write_dataset(str(data), n_train=64, n_valid=16, n_test=0)
-    return run(["bash", CLASSIFY, "--data", data, "--exp", tmp_path / "exp", *args],
-               env={**ENV, "DRY_RUN": "1", **env}).stdout
-
-
-def fairseq_train_line(out):
-    return next(l for l in out.splitlines() if l.startswith("fairseq-train "))
+    proc = recipe_dry_run("classification", "--data", small_tsv(tmp_path / "raw"),
+                          "--exp", tmp_path / "exp", *args, **env)
+    assert proc.returncode == 0, proc.stdout
+    return proc.stdout
 
 
 def test_dry_run_cpu_command(tmp_path):
-    line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2", NGPU="0"))
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3", NGPU="0"))
     assert " --cpu " in f"{line} " and "--fp16" not in line and "--update-freq 1" in line
     assert "--task text_classification" in line and "--arch xlmr_small" in line
     # 64 examples, batch 32: 2 updates an epoch, 10 epochs, 6% warm-up; from scratch
     assert "--max-update 20" in line and "--warmup-updates 1" in line and "--lr 5e-4" in line
 
 
+def test_dry_run_prints_every_stage(tmp_path):
+    out = dry_run(tmp_path, NGPU="0")
+    lines = out.splitlines()
+    for command in ("prepare_classification.sh --from", "fairseq-train ", "fairseq-validate ",
+                    "xlmr_user.cli.export ", "xlmr_user.cli.report_classification "):
+        assert any(command in l for l in lines), command
+    assert any(l.startswith("fairseq-validate ") and l.endswith("eval.valid.log") for l in lines)
+    assert not (tmp_path / "exp" / "data-bin").exists()
+
+
 def test_dry_run_gpu_command(tmp_path):
-    line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
                                       "--update-freq", "2", "--batch-size", "8", NGPU="4"))
     assert "--fp16" in line and "--distributed-world-size 4" in line and "--update-freq 2" in line
     assert "--cpu" not in line
     # 64 examples / (8 x 2 x 4) = 1 update an epoch
     assert "--max-update 10" in line
-    line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
                                       "--fp16", "false", NGPU="2"))
     assert "--fp16" not in line and "--distributed-world-size 2" in line
 
 
+def test_train_config_then_knobs(tmp_path):
+    conf = tmp_path / "my.yaml"
+    conf.write_text((ROOT / "examples" / "classification" / "conf" / "train.yaml").read_text()
+                    .replace("batch-size: 32", "batch-size: 16").replace("dropout: 0.1", "dropout: 0.3"))
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
+                                      "--train-config", conf, "--dropout", "0.2", NGPU="0"))
+    # the file's batch size counts the updates (64 / 16 x 10 epochs); the knob follows the file
+    assert "--batch-size 16" in line and "--max-update 40" in line
+    assert line.index("--dropout 0.3") < line.index("--dropout 0.2")
+    conf.write_text("arch: [unclosed\n")
+    proc = recipe_dry_run("classification", "--data", tmp_path / "raw", "--train-config", conf)
+    assert proc.returncode == 1 and re.search(rf"error: {re.escape(str(conf))}:\d+: not valid YAML", proc.stdout)
+
+
 def test_pretrained_adds_restore_file(tmp_path):
-    line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
                                       "--pretrained", tmp_path / "xlmr.base", NGPU="0"))
     assert f"--restore-file {tmp_path / 'xlmr.base' / 'model.pt'} --reset-optimizer" in line
     assert "--lr 1e-5" in line  # the fine-tuning rate of the RoBERTa GLUE recipe
@@ -85,7 +108,7 @@ def test_peft_knobs_and_learning_rates(tmp_path):
              "bitfit": ("--bitfit", "--lr 5e-4"),
              "full": ("--restore-file", "--lr 1e-5")}
     for peft, (flag, lr) in cases.items():
-        line = fairseq_train_line(dry_run(tmp_path, "--stage", "2", "--stop-stage", "2",
+        line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
                                           "--pretrained", pre, "--peft", peft, NGPU="0"))
         assert flag in line and lr in line, (peft, line)
     proc = run(["bash", CLASSIFY, "--data", tmp_path, "--peft", "adapters"], env=ENV, check=False)

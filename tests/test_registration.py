@@ -1,12 +1,5 @@
 """Everything the plugin registers is visible to fairseq's command line."""
-from conftest import PYTHON, USER_DIR, fairseq, run
-
-
-def test_check_install_lists_every_component():
-    out = run([PYTHON, "-m", "xlmr_user.check_install"]).stdout
-    for name in ("text_classification", "label_smoothed_classification",
-                 "xlmr_tiny", "xlmr_small", "xlmr_base", "xlmr_large", "xlmr_transformer_lm"):
-        assert name in out
+from conftest import USER_DIR, fairseq
 
 
 def test_components_show_in_fairseq_train_help():
@@ -28,7 +21,8 @@ def test_components_show_in_fairseq_train_help():
 def test_general_help_lists_the_plugin_components():
     out = fairseq("train", "--user-dir", USER_DIR, "--help").stdout
     assert "xlmr_user components (--user-dir)" in out
-    assert "xlmr_large" in "".join(out.split())
+    compact = "".join(out.split())
+    assert "xlmr_large" in compact and "sdpa_transformer_lm_wt2" in compact
 
 
 def test_architecture_sizes(toy_bin):

@@ -25,7 +25,7 @@ def write_glue_zip(path: Path, n_train=200, n_dev=30) -> str:
 
 
 def get(*args, check=True):
-    return run([PYTHON, "-m", "xlmr_user.prep.sst2", *map(str, args)], check=check)
+    return run([PYTHON, "-m", "xlmr_user.cli.get_sst2", *map(str, args)], check=check)
 
 
 def test_split_is_a_deterministic_partition(tmp_path):

@@ -9,7 +9,7 @@ from conftest import PYTHON, ROOT, USER_DIR, fairseq, json_records, run, write_l
 
 RECIPE = ROOT / "examples" / "wikitext-2" / "run.sh"
 SHARED_WT2 = ROOT.parent / "shared" / "data" / "wikitext-2"
-TINY = ["--arch", "transformer_lm_wt2_tiny", "--tokens-per-sample", "32", "--batch-size", "8",
+TINY = ["--arch", "sdpa_transformer_lm_wt2_tiny", "--tokens-per-sample", "32", "--batch-size", "8",
         "--warmup-updates", "10", "--save-interval-updates", "20", "--log-interval", "10",
         "--ngpu", "0"]
 
@@ -33,7 +33,7 @@ def test_all_stages_write_results(wt2_run):
     for n in range(1, 6):
         assert f"stage {n}:" in out
     res = json.loads((exp / "results.json").read_text())
-    assert res["arch"] == "transformer_lm_wt2_tiny" and res["num_updates"] == 60
+    assert res["arch"] == "sdpa_transformer_lm_wt2_tiny" and res["num_updates"] == 60
     assert res["params"] > 0 and res["train_wall_s"] > 0 and res["train_tokens_per_s"] > 0
     for split in ("valid", "test"):
         ev = res[split]
@@ -42,18 +42,18 @@ def test_all_stages_write_results(wt2_run):
         assert ev["word_ppl"] == ev["ppl"]  # word-level data: every word is one token
     png = exp / res["learning_curve"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
-    assert (exp / "checkpoints-transformer_lm_wt2_tiny-word" / "train.done").exists()
+    assert (exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word" / "train.done").exists()
 
 
 @pytest.mark.slow
 def test_eval_of_reloaded_checkpoint_equals_training_ppl(wt2_run):
     exp, _ = wt2_run
-    log = (exp / "train-transformer_lm_wt2_tiny-word.log").read_text()
+    log = (exp / "train-sdpa_transformer_lm_wt2_tiny-word.log").read_text()
     last_valid = json_records(log, "valid")[-1]
     assert int(last_valid["valid_num_updates"]) == 60
     proc = fairseq("eval_lm", exp / "data-bin-word", "--user-dir", USER_DIR,
                    "--task", "xlmr_language_modeling",
-                   "--path", exp / "checkpoints-transformer_lm_wt2_tiny-word" / "checkpoint_last.pt",
+                   "--path", exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word" / "checkpoint_last.pt",
                    "--gen-subset", "valid", "--sample-break-mode", "none",
                    "--tokens-per-sample", "32", "--batch-size", "8", "--cpu")
     from xlmr_user.recipes.lm_results import parse_eval_lm
@@ -64,14 +64,16 @@ def test_eval_of_reloaded_checkpoint_equals_training_ppl(wt2_run):
 @pytest.mark.slow
 def test_rerun_resumes_from_checkpoint_last(wt2_run):
     exp, _ = wt2_run
-    ckpt = exp / "checkpoints-transformer_lm_wt2_tiny-word"
+    ckpt = exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word"
     out = recipe("--exp", exp, "--max-update", "60", *TINY).stdout
     assert "train.done exists, skipping training" in out and "already binarized" in out
     (ckpt / "train.done").unlink()
     out = recipe("--exp", exp, "--max-update", "80", "--stage", "3", "--stop-stage", "3", *TINY).stdout
     assert "resuming from" in out
     assert f"Loaded checkpoint {ckpt / 'checkpoint_last.pt'} (epoch" in out and "@ 60 updates)" in out
-    assert int(json_records(out, "valid")[-1]["valid_num_updates"]) == 80
+    assert "update 80/80 (100%)" in out
+    log = (exp / "train-sdpa_transformer_lm_wt2_tiny-word.log").read_text()
+    assert int(json_records(log, "valid")[-1]["valid_num_updates"]) == 80
 
 
 @pytest.mark.slow
@@ -79,8 +81,8 @@ def test_sentencepiece_variant_reports_word_normalized_ppl(wt2_run):
     exp, _ = wt2_run
     recipe("--exp", exp, "--tokenizer", "spm", "--spm-vocab", "40", "--stage", "2",
            "--max-update", "40", *TINY)
-    res = json.loads((exp / "results-transformer_lm_wt2_tiny-spm.json").read_text())
-    word = json.loads((exp / "results-transformer_lm_wt2_tiny-word.json").read_text())
+    res = json.loads((exp / "results-sdpa_transformer_lm_wt2_tiny-spm.json").read_text())
+    word = json.loads((exp / "results-sdpa_transformer_lm_wt2_tiny-word.json").read_text())
     for split in ("valid", "test"):
         ev = res[split]
         assert ev["words"] == word[split]["words"]  # the same words, counted from pieces
@@ -95,7 +97,7 @@ def test_dry_run_commands(tmp_path):
                  "--update-freq", "2", DRY_RUN="1").stdout
     assert "--fp16 --distributed-world-size 8 --update-freq 2" in line(gpu)
     assert "--task xlmr_language_modeling" in line(gpu) and "--criterion adaptive_softmax" in line(gpu)
-    assert "--tensorboard-logdir" in line(gpu) and "--arch transformer_lm_wt2 " in line(gpu)
+    assert "--tensorboard-logdir" in line(gpu) and "--arch sdpa_transformer_lm_wt2 " in line(gpu)
     cpu = recipe("--exp", tmp_path, "--stage", "3", "--stop-stage", "3", "--ngpu", "0",
                  DRY_RUN="1").stdout
     assert "--cpu --update-freq 1" in line(cpu) and "--fp16" not in line(cpu)
@@ -104,7 +106,7 @@ def test_dry_run_commands(tmp_path):
 
 
 def get_wt2(*args, check=True):
-    return run([PYTHON, "-m", "xlmr_user.prep.wikitext", *map(str, args)], check=check)
+    return run([PYTHON, "-m", "xlmr_user.cli.get_wikitext2", *map(str, args)], check=check)
 
 
 @pytest.mark.skipif(not SHARED_WT2.exists(), reason="needs ../shared/data/wikitext-2")
@@ -141,8 +143,8 @@ def test_make_targets_pass_knobs_through(tmp_path):
     assert "--fp16 --distributed-world-size 8 --update-freq 2" in train
     out = run(["make", "-s", "-C", ROOT, "wt2-mini"], env={"DRY_RUN": "1", "EXP": str(tmp_path),
                                                         "NGPU": "0"}).stdout
-    get = next(l for l in out.splitlines() if "get_wikitext2.sh" in l)
+    get = next(l for l in out.splitlines() if "wikitext-2/local/data.sh" in l)
     assert "--mini" in get and "shared/data/wikitext-2" in get
     train = next(l for l in out.splitlines() if l.startswith("fairseq-train "))
-    assert "--arch transformer_lm_wt2_small" in train and "--cpu" in train
+    assert "--arch sdpa_transformer_lm_wt2_small" in train and "--cpu" in train
     assert "--stop-time-hours 0.25" in train

@@ -1,16 +1,26 @@
-"""User-facing errors and how they are shown.
+"""The plugin's user errors, and how any error becomes one line.
 
-Every error the plugin raises about the user's input (data, options,
-checkpoints) derives from ``XlmrUserError`` and says which file is at fault
-and what to do.  When such an error ends a command-line run (``fairseq-train
---user-dir xlmr_user``, ``fairseq-validate``, ...) it is printed as one line,
-``error: ...``, and the process exits with status 1, instead of a traceback.
-Set ``XLMR_USER_TRACEBACK=1`` to see the traceback too.  Other exceptions are
-untouched.  In library use (notebooks, the hub interface) nothing changes:
+Every error about the user's input (data, options, checkpoints) is an
+``XlmrUserError`` whose message names the file (and line) at fault and what to
+do.  :func:`user_message` also recognises two kinds of fairseq error that are
+about the user's input and turns them into one line: fairseq's NaN/Inf stop
+(``FloatingPointError``) and fairseq's bare ``assert`` checks of options.
+Everything else is a bug and keeps its traceback.
+
+Two front ends print these messages as ``error: ...`` with exit status 1: the
+plugin's console scripts (:mod:`xlmr_user.cli`) and, for fairseq's own tools,
+the excepthook in :mod:`xlmr_user.fairseq_fixes`.  ``XLMR_USER_TRACEBACK=1``
+shows the traceback as well.  In library use (notebooks, the hub interface)
 these are ordinary exceptions.
 """
 import os
+import pickle
+import re
 import sys
+import traceback
+from typing import Optional
+
+TRACEBACK_ENV = "XLMR_USER_TRACEBACK"
 
 
 class XlmrUserError(Exception):
@@ -18,81 +28,80 @@ class XlmrUserError(Exception):
 
 
 class DataError(XlmrUserError, ValueError):
-    """Bad input data.  The message names the file (and line) at fault."""
+    """Bad input data."""
 
 
 class ConfigError(XlmrUserError, ValueError):
-    """Options that contradict each other or the data."""
+    """Options that contradict each other, the data or the chosen components."""
 
 
 class MissingDataError(XlmrUserError, FileNotFoundError):
     """A file or split the run needs is not there."""
 
 
+class OutputExistsError(XlmrUserError, FileExistsError):
+    """An output that would be overwritten without ``--force``."""
+
+
 class VocabularyMismatchError(XlmrUserError, ValueError):
     """A checkpoint trained with another dictionary than the data's."""
+
+
+class CorruptCheckpointError(XlmrUserError, RuntimeError):
+    """torch cannot read the checkpoint file."""
+
+
+class UntrustedCheckpointError(XlmrUserError, pickle.UnpicklingError):
+    """The checkpoint needs a class outside the ``weights_only`` allow-list."""
 
 
 DIVERGED = ("training diverged: {msg} (fairseq stopped before applying that update, so "
             "no NaN weights were saved; checkpoint_last.pt and crash.pt in --save-dir hold the "
             "last finite state); lower --lr, set --clip-norm, or check the data")
 
+# fairseq's assertion messages that do not say what to do, and what to do
+ASSERTION_FIXES = {
+    "Must specify batch size": "give --batch-size N (sentences per batch) or --max-tokens N",
+}
 
-def find_user_error(exc):
-    """The message for the first XlmrUserError in ``exc``'s cause/context
-    chain (fairseq wraps some errors, e.g. checkpoint loading, in its own), or
-    for fairseq's NaN/Inf stop; None for anything else."""
+
+FAIRSEQ_FILE = re.compile(r"[/\\]((?:fairseq|fairseq_cli)[/\\].*)$")
+
+
+def _fairseq_assertion(exc: AssertionError) -> Optional[str]:
+    """``fairseq (FILE:LINE): MESSAGE[; fix]`` for an assert in fairseq's own
+    code (fairseq, fairseq_cli); None for one raised elsewhere (a bug)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    found = FAIRSEQ_FILE.search(frames[-1].filename) if frames else None
+    if found is None:
+        return None
+    where, path = frames[-1], found.group(1)
+    text = str(exc).strip() or f"check failed: {where.line}"
+    fix = next((f for key, f in ASSERTION_FIXES.items() if key in text), None)
+    return f"fairseq ({path}:{where.lineno}): {text}" + (f"; {fix}" if fix else "")
+
+
+def user_message(exc: BaseException) -> Optional[str]:
+    """The one-line message for a user error anywhere in ``exc``'s
+    cause/context chain (fairseq wraps some errors in its own); None for a bug."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, XlmrUserError):
             return str(exc)
         if isinstance(exc, FloatingPointError):
             return DIVERGED.format(msg=exc)
+        if isinstance(exc, AssertionError):
+            return _fairseq_assertion(exc)
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
 
 
-def _hook(previous):
-    def excepthook(exc_type, exc, tb):
-        message = find_user_error(exc)
-        if message is None or os.environ.get("XLMR_USER_TRACEBACK") == "1":
-            return previous(exc_type, exc, tb)
-        print(f"error: {message}", file=sys.stderr)
-
-    excepthook._xlmr_user_wrapped = True
-    return excepthook
-
-
-def install_error_hook() -> None:
-    if not getattr(sys.excepthook, "_xlmr_user_wrapped", False):
-        sys.excepthook = _hook(sys.excepthook)
-
-
-def check_vocabulary(model, state_dict, dict_path: str) -> None:
-    """Refuse a checkpoint whose embedding tables do not have one row per
-    entry of the data dictionary (it was trained with another dict.txt)."""
-    own = model.state_dict()
-    for key, value in state_dict.items():
-        if "embed_tokens" not in key or key not in own or not hasattr(value, "shape"):
-            continue
-        if value.dim() >= 1 and own[key].dim() >= 1 and value.shape[0] != own[key].shape[0]:
-            raise VocabularyMismatchError(
-                f"the checkpoint's vocabulary has {value.shape[0]} entries ({key}) but the "
-                f"data dictionary {dict_path} gives {own[key].shape[0]}: the checkpoint was "
-                "trained with another dict.txt; binarize the data with the checkpoint's own "
-                "dict.txt (data-prep/prepare_classification.sh --pretrained DIR, or "
-                "fairseq-preprocess --srcdict)")
-
-
-def guard_vocabulary(model, dict_path: str):
-    """Make ``model.load_state_dict`` (used by --restore-file, resuming and
-    fairseq-validate) check the vocabulary first."""
-    original = model.load_state_dict
-
-    def load_state_dict(state_dict, *args, **kwargs):
-        check_vocabulary(model, state_dict, dict_path)
-        return original(state_dict, *args, **kwargs)
-
-    model.load_state_dict = load_state_dict
-    return model
+def report(exc: BaseException) -> bool:
+    """Print ``error: MESSAGE`` for a user error and return True; return
+    False (print nothing) for anything else, or when tracebacks are asked for."""
+    message = user_message(exc)
+    if message is None or os.environ.get(TRACEBACK_ENV) == "1":
+        return False
+    print(f"error: {message}", file=sys.stderr)
+    return True

@@ -27,6 +27,8 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 from omegaconf import II
 
+from ..errors import ConfigError
+
 
 @dataclass
 class AdaptiveSoftmaxCriterionConfig(FairseqDataclass):
@@ -54,7 +56,7 @@ class AdaptiveSoftmaxCriterion(FairseqCriterion):
     def __init__(self, task, label_smoothing=0.0, sentence_avg=False):
         super().__init__(task)
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
         self.eps = label_smoothing
         self.sentence_avg = sentence_avg
 

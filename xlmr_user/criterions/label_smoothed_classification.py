@@ -20,6 +20,7 @@ from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import FairseqDataclass
 from fairseq.logging import metrics
 
+from ..errors import ConfigError
 from .classification_metrics import classification_counts, log_classification_metrics
 
 
@@ -50,19 +51,19 @@ class LabelSmoothedClassificationCriterion(FairseqCriterion):
     def __init__(self, task, label_smoothing=0.1, classification_head_name="sentence_classification_head"):
         super().__init__(task)
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
+            raise ConfigError(f"--label-smoothing must be in [0, 1), got {label_smoothing}")
         self.eps = label_smoothing
         self.classification_head_name = classification_head_name
         label_dict = getattr(task, "label_dictionary", None)
         if label_dict is None:
-            raise ValueError("--criterion label_smoothed_classification needs a task with a "
+            raise ConfigError("--criterion label_smoothed_classification needs a task with a "
                              "label dictionary, such as --task text_classification")
         self.num_classes = len(label_dict) - label_dict.nspecial
 
     def forward(self, model, sample, reduce=True):
         heads = getattr(model, "classification_heads", {})
         if self.classification_head_name not in heads:
-            raise ValueError(
+            raise ConfigError(
                 f"model has no classification head {self.classification_head_name!r} "
                 f"(heads: {sorted(heads)}); check --classification-head-name"
             )

@@ -1,7 +1,4 @@
-"""``xlmr-export``: turn a training checkpoint into a model directory.
-
-    xlmr-export exp/classification/sst-2/checkpoints/checkpoint_best.pt \\
-        --data exp/classification/sst-2/data-bin --out exp/classification/sst-2/model
+"""Turn a training checkpoint into a model directory (``xlmr-export``).
 
 * LoRA updates are merged into the weights (``W + alpha/r * B @ A``) and the
   fine-tuning options are cleared: the result is a plain RoBERTa/XLM-R
@@ -12,22 +9,20 @@
 * Before the directory is put in place, the exported model is reloaded and
   its logits compared with the checkpoint's on the validation examples.
 """
-import argparse
 import logging
 import os
 import shutil
-import sys
-from typing import List, Optional
 
 import torch
 
 from ..errors import MissingDataError, XlmrUserError
 from ..prep.atomic_dir import atomic_output_dir
-from .model_dir import SPM_FILE, load_classifier
+from ..prep.files import DICT_FILE, META_FILE, MODEL_FILE, SPM_FILE
+from .model_dir import load_classifier
 
 logger = logging.getLogger("xlmr_user.export")
 PEFT_DEFAULTS = {"freeze_encoder": False, "bitfit": False, "lora_rank": 0}
-COPIED = (SPM_FILE, "meta.json", os.path.join("input0", "dict.txt"), os.path.join("label", "dict.txt"))
+COPIED = (SPM_FILE, META_FILE, os.path.join("input0", DICT_FILE), os.path.join("label", DICT_FILE))
 
 
 def load_checkpoint(checkpoint: str, data: str):
@@ -46,7 +41,7 @@ def plain_state(state: dict, model, cfg) -> dict:
     fine-tuning options, user_dir or optimizer state."""
     from omegaconf import OmegaConf, open_dict
 
-    from ..models.peft import merge_lora
+    from ..modules.lora import merge_lora
 
     merged = merge_lora(model)
     if merged:
@@ -96,9 +91,9 @@ def export(checkpoint: str, data: str, out: str, force: bool = False, atol: floa
         for name in COPIED:
             os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
             shutil.copyfile(os.path.join(data, name), os.path.join(tmp, name))
-        shutil.copyfile(os.path.join(data, "input0", "dict.txt"), os.path.join(tmp, "dict.txt"))
-        torch.save(state, os.path.join(tmp, "model.pt"))
-        exported = load_classifier(tmp, "model.pt")
+        shutil.copyfile(os.path.join(data, "input0", DICT_FILE), os.path.join(tmp, DICT_FILE))
+        torch.save(state, os.path.join(tmp, MODEL_FILE))
+        exported = load_classifier(tmp, MODEL_FILE)
         after = head_logits(exported.model, exported.task, batch)
         diff = float((before - after).abs().max())
         if diff > atol:
@@ -106,24 +101,3 @@ def export(checkpoint: str, data: str, out: str, force: bool = False, atol: floa
                                 f"checkpoint's by {diff:.2e} (> {atol:g}); nothing was written")
     logger.info("wrote %s (largest logit difference to the checkpoint: %.2e)", out, diff)
     return diff
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stderr)
-    p = argparse.ArgumentParser(prog="xlmr-export", description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint", help="a checkpoint of --task text_classification")
-    p.add_argument("--data", required=True, help="the data-bin it was trained on")
-    p.add_argument("--out", required=True, help="model directory to write")
-    p.add_argument("--force", action="store_true", help="replace an existing --out")
-    a = p.parse_args(argv)
-    try:
-        export(a.checkpoint, a.data, a.out, force=a.force)
-    except (XlmrUserError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,16 +19,16 @@ import os
 from typing import Optional
 
 from ..errors import MissingDataError
+from ..prep.files import DICT_FILE, META_FILE, MODEL_FILE, SPM_FILE
 
-SPM_FILE = "sentencepiece.bpe.model"
-REQUIRED = (SPM_FILE, os.path.join("input0", "dict.txt"), os.path.join("label", "dict.txt"))
+REQUIRED = (SPM_FILE, os.path.join("input0", DICT_FILE), os.path.join("label", DICT_FILE))
 
 
 def checkpoint_path(model_dir: str, checkpoint_file: str) -> str:
     return checkpoint_file if os.path.isabs(checkpoint_file) else os.path.join(model_dir, checkpoint_file)
 
 
-def check_model_dir(model_dir: str, checkpoint_file: str = "model.pt") -> None:
+def check_model_dir(model_dir: str, checkpoint_file: str = MODEL_FILE) -> None:
     if not os.path.isdir(model_dir):
         raise MissingDataError(f"{model_dir}: no such directory")
     for name in REQUIRED:
@@ -42,14 +42,14 @@ def check_model_dir(model_dir: str, checkpoint_file: str = "model.pt") -> None:
 
 
 def read_meta(model_dir: str) -> Optional[dict]:
-    path = os.path.join(model_dir, "meta.json")
+    path = os.path.join(model_dir, META_FILE)
     if not os.path.isfile(path):
         return None
     with open(path) as f:
         return json.load(f)
 
 
-def load_classifier(model_dir: str, checkpoint_file: str = "model.pt", device: str = "cpu"):
+def load_classifier(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str = "cpu"):
     """A :class:`fairseq.models.roberta.RobertaHubInterface` in eval mode."""
     import xlmr_user  # noqa: F401  (registers the task and the architectures)
     from fairseq.models.roberta import RobertaModel

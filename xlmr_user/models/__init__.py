@@ -1,3 +1,4 @@
-from . import awd_lstm_lm  # noqa: F401  (model awd_lstm_lm, archs awd_lstm_lm_*)
-from . import encoder_architectures  # noqa: F401  (roberta archs xlmr_*)
-from . import lm_architectures  # noqa: F401  (transformer_lm archs transformer_lm_wt2*)
+"""Models and architectures, one file per model family."""
+from . import awd_lstm_lm, sdpa_transformer_lm, xlmr_encoder  # noqa: F401  (register)
+
+ALIASES = dict(sdpa_transformer_lm.ALIASES)

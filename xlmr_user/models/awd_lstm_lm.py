@@ -25,6 +25,8 @@ from fairseq.models import (
 from fairseq.utils import safe_getattr
 from torch.func import functional_call
 
+from ..errors import ConfigError
+
 
 def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Dropout with one mask per sequence, shared over time (x: B x T x C)."""
@@ -122,7 +124,7 @@ def _awd_defaults(args, layers, emb, hid, dropout, dropouti, dropouth, dropoute,
     args.dropout_embed = safe_getattr(args, "dropout_embed", dropoute)
     args.weight_drop = safe_getattr(args, "weight_drop", wdrop)
     if args.lstm_layers < 1:
-        raise ValueError("--lstm-layers must be at least 1")
+        raise ConfigError(f"--lstm-layers {args.lstm_layers}: must be at least 1")
 
 
 @register_model_architecture("awd_lstm_lm", "awd_lstm_lm_wt2")

@@ -8,6 +8,8 @@ import os
 import shutil
 import tempfile
 
+from ..errors import OutputExistsError
+
 
 @contextlib.contextmanager
 def atomic_output_dir(dest: str, force: bool = False):
@@ -18,7 +20,7 @@ def atomic_output_dir(dest: str, force: bool = False):
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     if os.path.exists(dest) and not force:
-        raise FileExistsError(f"{dest}: already exists (use --force to rebuild it)")
+        raise OutputExistsError(f"{dest}: already exists (use --force to rebuild it)")
     tmp = tempfile.mkdtemp(prefix=os.path.basename(dest) + ".tmp-", dir=parent)
     try:
         yield tmp

@@ -20,19 +20,18 @@ error or interruption never leaves a DEST that looks complete.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import shutil
-import sys
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
+from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .binarize import build_dictionary, fairseq_preprocess, write_label_dictionary
 from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
-from ..errors import DataError
+from .files import DICT_FILE, META_FILE, SPM_FILE
 from .tsv import TsvSplit, check_labels_known, check_same_columns, label_sort_key, read_tsv
 
 logger = logging.getLogger("xlmr_user.prep.classification")
@@ -42,8 +41,6 @@ SPLIT_FILES = {
     "valid": ("dev.tsv", "valid.tsv"),
     "test": ("test.tsv",),
 }
-META_FILE = "meta.json"
-SPM_FILE = "sentencepiece.bpe.model"
 # A pretrained dictionary that leaves more than this share of the training
 # tokens unknown does not belong to the sentencepiece model it came with.
 MAX_UNK_RATE = 0.05
@@ -120,7 +117,7 @@ def prepare(
     """Validate, tokenize and binarize; return the metadata written to meta.json."""
     if pretrained:
         spm_model = spm_model or os.path.join(pretrained, SPM_FILE)
-        dictionary = dictionary or os.path.join(pretrained, "dict.txt")
+        dictionary = dictionary or os.path.join(pretrained, DICT_FILE)
     if bool(spm_model) != bool(dictionary):
         raise DataError("give both --spm-model and --dict (or --pretrained DIR), or neither")
     for path in filter(None, (spm_model, dictionary)):
@@ -163,7 +160,7 @@ def prepare(
                     f.write("\n".join(split.labels) + "\n")
                 label_files[name] = path
 
-        dict_path = os.path.join(raw, "dict.txt")
+        dict_path = os.path.join(raw, DICT_FILE)
         unk_rate = None
         if dictionary:
             shutil.copyfile(dictionary, dict_path)
@@ -194,62 +191,3 @@ def prepare(
         with open(os.path.join(tmp, META_FILE), "w") as f:
             json.dump(meta, f, indent=2)
     return meta
-
-
-def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="prepare_classification",
-        description="TSV (sentence[<TAB>sentence2]<TAB>label, with header) -> "
-        "sentencepiece -> fairseq-preprocess, for --task text_classification.",
-    )
-    p.add_argument("--from", dest="src", metavar="DIR",
-                   help="folder with train.tsv, dev.tsv (or valid.tsv), optional test.tsv")
-    p.add_argument("--train", help="training TSV (overrides --from)")
-    p.add_argument("--valid", help="validation TSV (overrides --from)")
-    p.add_argument("--test", help="test TSV (overrides --from)")
-    p.add_argument("--dest", required=True, metavar="DIR", help="output folder (data-bin)")
-    p.add_argument("--vocab-size", type=int, default=8000,
-                   help="sentencepiece vocabulary size when training one (upper bound)")
-    p.add_argument("--pretrained", metavar="DIR",
-                   help="use DIR/sentencepiece.bpe.model and DIR/dict.txt (an XLM-R/RoBERTa "
-                   "checkpoint folder) instead of training a tokenizer")
-    p.add_argument("--spm-model", help="existing sentencepiece .model")
-    p.add_argument("--dict", dest="dictionary", help="existing fairseq dict.txt")
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--force", action="store_true", help="rebuild DEST even if complete")
-    return p
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s",
-                        level=logging.INFO, stream=sys.stderr)
-    args = get_parser().parse_args(argv)
-    try:
-        files = find_split_files(args.src) if args.src else {}
-        for split in ("train", "valid", "test"):
-            if getattr(args, split):
-                files[split] = getattr(args, split)
-        if "train" not in files or "valid" not in files:
-            raise DataError("give --from DIR, or --train and --valid files")
-        if os.path.exists(os.path.join(args.dest, META_FILE)) and not args.force:
-            logger.info("%s is already prepared (meta.json present); use --force to rebuild",
-                        args.dest)
-            return 0
-        meta = prepare(files, args.dest, vocab_size=args.vocab_size,
-                       pretrained=args.pretrained, spm_model=args.spm_model,
-                       dictionary=args.dictionary, workers=args.workers,
-                       force=args.force)
-    except FileExistsError as e:
-        print(f"error: {e}; it is not a prepared dataset (no {META_FILE})", file=sys.stderr)
-        return 1
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    logger.info("wrote %s: %d classes %s, %s, splits %s", args.dest, meta["num_classes"],
-                meta["labels"], "sentence pairs" if meta["pair"] else "single sentences",
-                meta["splits"])
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,7 +16,6 @@ Output is written atomically.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -108,24 +107,3 @@ def get(dest: str, src: str | None = None, url: str = URL, cache_dir: str = "dow
             archive = fetch(url, cache_dir, sha256, hint="pass --from SST-2.zip (or its extracted folder)")
             _from_zip(archive, tmp)
     return dest
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dest", required=True)
-    p.add_argument("--from", dest="src", metavar="DIR_OR_ZIP")
-    p.add_argument("--url", default=URL)
-    p.add_argument("--sha256", default=ARCHIVE_SHA256, help="expected sha256 of the archive")
-    p.add_argument("--cache-dir", default="downloads")
-    p.add_argument("--force", action="store_true")
-    a = p.parse_args(argv)
-    try:
-        get(a.dest, a.src, a.url, a.cache_dir, a.sha256, a.force)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,14 +9,15 @@ spot the keywords reaches about 1 - noise * (1 - 1/num_labels) accuracy (a
 noisy label is redrawn uniformly, so it is sometimes right); chance is
 1 / num_labels.
 
-    python -m xlmr_user.prep.synthetic --out DIR [--labels 2] [--pairs]
+    python -m xlmr_user.cli.synthetic --out DIR [--labels 2] [--pairs]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import random
 from typing import List
+
+from ..errors import ConfigError
 
 KEYWORDS = [
     ["good", "great", "lovely", "superb"],
@@ -60,7 +61,7 @@ def _pair_groups(rng: random.Random, num_labels: int):
 def make_rows(n: int, num_labels: int = 2, pairs: bool = False, noise: float = 0.0,
               seed: int = 1, min_len: int = 4, max_len: int = 12) -> List[List[str]]:
     if not 2 <= num_labels <= len(KEYWORDS):
-        raise ValueError(f"num_labels must be in 2..{len(KEYWORDS)}")
+        raise ConfigError(f"--labels {num_labels}: must be in 2..{len(KEYWORDS)}")
     rng = random.Random(seed)
     names = ["positive", "negative", "neutral", "other"][:num_labels]
     rows = []
@@ -95,23 +96,3 @@ def write_dataset(out: str, num_labels: int = 2, pairs: bool = False, n_train: i
             write_tsv(os.path.join(out, f"{name}.tsv"),
                       make_rows(n, num_labels, pairs, noise, seed=s), pairs)
     return out
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--labels", type=int, default=2)
-    p.add_argument("--pairs", action="store_true")
-    p.add_argument("--train", type=int, default=2000)
-    p.add_argument("--valid", type=int, default=300)
-    p.add_argument("--test", type=int, default=300)
-    p.add_argument("--noise", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=1)
-    a = p.parse_args(argv)
-    write_dataset(a.out, a.labels, a.pairs, a.train, a.valid, a.test, a.noise, a.seed)
-    print(f"wrote {a.out}/{{train,dev,test}}.tsv")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -11,7 +11,6 @@ SHA-256; a mismatch is an error.  Output is written atomically.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -79,24 +78,3 @@ def get(dest: str, src: str | None = None, mini: bool = False, url: str = URL,
                 if not f.read(1):
                     raise DataError(f"{os.path.join(src or url, name)}: empty split")
     return dest
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dest", required=True)
-    p.add_argument("--from", dest="src", metavar="DIR")
-    p.add_argument("--mini", action="store_true", help="build wt2-mini from valid+test")
-    p.add_argument("--url", default=URL)
-    p.add_argument("--cache-dir", default="downloads")
-    p.add_argument("--force", action="store_true")
-    a = p.parse_args(argv)
-    try:
-        get(a.dest, a.src, a.mini, a.url, a.cache_dir, a.force)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

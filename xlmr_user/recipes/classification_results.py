@@ -1,14 +1,10 @@
-"""``python -m xlmr_user.recipes.classification_results``: turn the logs of a
-classification recipe run into ``results.json`` (and print it), and draw the
-learning curve (validation accuracy and macro-F1, training loss) as a PNG."""
-import argparse
+"""results.json for a classification recipe run (``xlmr_user.cli.report_classification``)."""
 import json
-import os
-import sys
+
+from ..errors import DataError
 
 from .fairseq_logs import json_records, numbers
-from .learning_curve import plot_learning_curve, read_tensorboard_scalars
-from .results_io import logged_parameter_count, logged_trainable_count, parse_fields, write_results
+from .results_io import logged_parameter_count, logged_trainable_count
 
 
 def training_rate(epochs) -> float:
@@ -46,36 +42,6 @@ def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dic
         with open(path, encoding="utf-8") as f:
             recs = json_records(f.read(), split)
         if not recs:
-            raise SystemExit(f"error: {path}: no '{split}' record from fairseq-validate")
+            raise DataError(f"{path}: no '{split}' record from fairseq-validate; rerun the evaluation stage")
         results[split] = numbers(recs[-1], split)
     return results
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--train-log", required=True)
-    p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG",
-                   help="fairseq-validate log for a split (repeatable)")
-    p.add_argument("--meta", required=True, help="meta.json of the prepared data")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra fields (arch, dataset, ...)")
-    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
-    p.add_argument("--png", help="learning-curve PNG to write")
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    evals = dict(e.split("=", 1) for e in a.eval)
-    extra = parse_fields(a.set)
-    results = collect(a.train_log, evals, a.meta, extra)
-    if a.tensorboard and a.png:
-        scalars = read_tensorboard_scalars(a.tensorboard)
-        title = f"{extra.get('dataset', '')} {extra.get('arch', '')} {extra.get('peft', '')}"
-        if plot_learning_curve(scalars, a.png, title.strip(),
-                               [("valid", "accuracy"), ("valid", "macro_f1")], ylabel="valid %",
-                               right=[("train_inner", "loss")], right_label="train loss"):
-            results["learning_curve"] = os.path.basename(a.png)
-    write_results(results, a.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,4 @@
-"""``python -m xlmr_user.recipes.lm_results``: results.json and a learning
-curve for a language-model recipe run.
+"""results.json for a language-model recipe run (``xlmr_user.cli.report_lm``).
 
 * perplexities come from ``fairseq-eval-lm`` logs ("Evaluated N tokens",
   "Loss (base 2): L"); the word-normalized perplexity is
@@ -8,16 +7,16 @@ curve for a language-model recipe run.
 * the learning curve is read from the TensorBoard event files that
   ``fairseq-train --tensorboard-logdir`` wrote.
 """
-import argparse
 import math
 import os
 import re
-import sys
 from typing import Dict, Tuple
 
+from ..errors import DataError
+from ..prep.files import DICT_FILE
+
 from .fairseq_logs import json_records, numbers
-from .learning_curve import plot_learning_curve, read_tensorboard_scalars
-from .results_io import logged_parameter_count, parse_fields, write_results
+from .results_io import logged_parameter_count
 
 EVAL_TOKENS = re.compile(r"Evaluated ([\d,]+) tokens in ([\d.]+)s")
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)")
@@ -26,7 +25,7 @@ EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+), Perplexity: ([\d.]+)")
 def parse_eval_lm(text: str) -> Dict[str, float]:
     tokens, loss = EVAL_TOKENS.findall(text), EVAL_LOSS.findall(text)
     if not tokens or not loss:
-        raise ValueError("no 'Evaluated N tokens' / 'Loss (base 2)' lines in the fairseq-eval-lm log")
+        raise DataError("no 'Evaluated N tokens' / 'Loss (base 2)' lines in the fairseq-eval-lm log; rerun the evaluation stage")
     return {"tokens": int(tokens[-1][0].replace(",", "")), "eval_seconds": float(tokens[-1][1]),
             "loss_base2": float(loss[-1][0]), "ppl": float(loss[-1][1])}
 
@@ -37,7 +36,7 @@ def count_words(databin: str, split: str, word_boundary: str = "auto") -> Tuple[
 
     from ..tasks.xlmr_language_modeling import word_start_mask
 
-    d = Dictionary.load(os.path.join(databin, "dict.txt"))
+    d = Dictionary.load(os.path.join(databin, DICT_FILE))
     mask, _ = word_start_mask(d, word_boundary)
     ds = data_utils.load_indexed_dataset(os.path.join(databin, split), d)
     if ds is None:
@@ -73,31 +72,3 @@ def collect(train_log: str, evals: Dict[str, str], databin: str, word_boundary: 
             ev["note"] = f"eval-lm scored {ev['tokens']} of {tokens} tokens"
         results[split] = ev
     return results
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--train-log", required=True)
-    p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG")
-    p.add_argument("--data-bin", required=True)
-    p.add_argument("--word-boundary", default="auto")
-    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
-    p.add_argument("--png", help="learning-curve PNG to write")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", required=True)
-    a = p.parse_args(argv)
-    extra = parse_fields(a.set)
-    results = collect(a.train_log, dict(e.split("=", 1) for e in a.eval), a.data_bin,
-                      a.word_boundary, extra)
-    if a.tensorboard and a.png:
-        scalars = read_tensorboard_scalars(a.tensorboard)
-        series = [(run, tag) for run in ("train_inner", "valid") for tag in ("ppl", "word_ppl")]
-        if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}",
-                               series, ylabel="perplexity", log_scale=True):
-            results["learning_curve"] = os.path.basename(a.png)
-    write_results(results, a.out)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

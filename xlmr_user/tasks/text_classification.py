@@ -39,21 +39,25 @@ from fairseq.dataclass import ChoiceEnum
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING, OmegaConf, open_dict
 
-from ..errors import ConfigError, DataError, MissingDataError, guard_vocabulary
-from ..models.peft import PeftConfig, apply_peft
-from ..utils.batching import EvaluateEveryExampleMixin
+from ..errors import ConfigError, DataError, MissingDataError
+from ..fairseq_fixes import EvaluateEveryExample, criterion_name, guard_vocabulary
+from ..peft import PeftConfig, apply_peft
 from ..utils.params import log_parameter_counts
+from ..prep.files import DICT_FILE
 
 logger = logging.getLogger(__name__)
 
 SHORTEN_METHOD_CHOICES = ChoiceEnum(["none", "truncate", "random_crop"])
 PREPARE_HINT = "prepare the data with data-prep/prepare_classification.sh"
+CRITERION_HINT = ("--task text_classification needs a sentence-level criterion with a "
+                  "classification head: use --criterion label_smoothed_classification (it takes "
+                  "--label-smoothing) or sentence_prediction")
 
 
 @dataclass
 class TextClassificationConfig(PeftConfig):
     """Data options below; the fine-tuning options (--freeze-encoder, --bitfit,
-    --lora-*) come from :class:`xlmr_user.models.peft.PeftConfig`."""
+    --lora-*) come from :class:`xlmr_user.peft.PeftConfig`."""
 
     data: str = field(default=MISSING, metadata={"help": "path to the data directory "
                       "(input0/, optional input1/, label/)"})
@@ -84,7 +88,9 @@ class TextClassificationConfig(PeftConfig):
         metadata={"help": "comma-separated splits to shorten (default: all)"},
     )
     no_shuffle: bool = field(default=False, metadata={"help": "keep the data order"})
-    classification_head_name: str = II("criterion.classification_head_name")
+    # the criterion's --classification-head-name; a default when the criterion has none,
+    # so that build_criterion can say which criterion to use instead
+    classification_head_name: str = "${oc.select:criterion.classification_head_name,sentence_classification_head}"
     seed: int = II("common.seed")
 
 
@@ -93,7 +99,7 @@ def _token_or_none(value):
 
 
 @register_task("text_classification", dataclass=TextClassificationConfig)
-class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
+class TextClassificationTask(EvaluateEveryExample, FairseqTask):
     """Sentence (pair) classification with a label dictionary."""
 
     def __init__(self, cfg: TextClassificationConfig, data_dictionary, label_dictionary):
@@ -112,7 +118,7 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
 
     @classmethod
     def setup_task(cls, cfg: TextClassificationConfig, **kwargs):
-        paths = {k: os.path.join(cfg.data, k, "dict.txt") for k in ("input0", "label")}
+        paths = {k: os.path.join(cfg.data, k, DICT_FILE) for k in ("input0", "label")}
         for path in paths.values():
             if not os.path.isfile(path):
                 raise MissingDataError(f"{path}: no such file; {PREPARE_HINT}")
@@ -219,7 +225,12 @@ class TextClassificationTask(EvaluateEveryExampleMixin, FairseqTask):
             model.register_classification_head(head, num_classes=self.cfg.num_classes)
         apply_peft(model, self.cfg)
         log_parameter_counts(model, logger)
-        return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", "dict.txt"))
+        return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", DICT_FILE))
+
+    def build_criterion(self, cfg, from_checkpoint=False):
+        if not hasattr(cfg, "classification_head_name"):
+            raise ConfigError(f"--criterion {criterion_name(cfg)}: {CRITERION_HINT}")
+        return super().build_criterion(cfg, from_checkpoint)
 
     def max_positions(self):
         return self.cfg.max_positions

@@ -13,7 +13,7 @@ The data format is fairseq's own (``fairseq-preprocess --only-source``); every
   counts are summed over batches and workers before the ratio is taken.
 * adaptive input / softmax cutoffs that do not fit the dictionary are dropped
   (a model sized for WikiText-2 still builds on a test corpus of 200 words).
-* every evaluation example is scored (see ``utils/batching.py``).
+* every evaluation example is scored (``fairseq_fixes.EvaluateEveryExample``).
 """
 import contextlib
 import logging
@@ -30,9 +30,10 @@ from fairseq.tasks import register_task
 from fairseq.tasks.language_modeling import LanguageModelingConfig, LanguageModelingTask
 from omegaconf import OmegaConf, open_dict
 
-from ..errors import MissingDataError, guard_vocabulary
-from ..utils.batching import EvaluateEveryExampleMixin
+from ..errors import MissingDataError
+from ..fairseq_fixes import EvaluateEveryExample, guard_vocabulary
 from ..utils.params import log_parameter_counts
+from ..prep.files import DICT_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def fit_cutoffs(value, vocab_size: int):
 
 
 @register_task("xlmr_language_modeling", dataclass=XlmrLanguageModelingConfig)
-class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
+class XlmrLanguageModelingTask(EvaluateEveryExample, LanguageModelingTask):
     def __init__(self, args, dictionary, output_dictionary=None, targets=None):
         super().__init__(args, dictionary, output_dictionary, targets=targets)
         self.word_start, mode = word_start_mask(self.target_dictionary,
@@ -92,7 +93,7 @@ class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
     @classmethod
     def setup_task(cls, args, **kwargs):
         paths = utils.split_paths(args.data) if getattr(args, "data", None) else []
-        if paths and not os.path.isfile(os.path.join(paths[0], "dict.txt")):
+        if paths and not os.path.isfile(os.path.join(paths[0], DICT_FILE)):
             raise MissingDataError(
                 f"{os.path.join(paths[0], 'dict.txt')}: no such file; binarize the text with "
                 "fairseq-preprocess --only-source (or run examples/wikitext-2/run.sh --stage 2)")
@@ -118,7 +119,7 @@ class XlmrLanguageModelingTask(EvaluateEveryExampleMixin, LanguageModelingTask):
                     setattr(cfg, key, new)
         model = super().build_model(cfg, from_checkpoint)
         log_parameter_counts(model, logger)
-        dict_path = os.path.join(utils.split_paths(self.args.data)[0], "dict.txt")
+        dict_path = os.path.join(utils.split_paths(self.args.data)[0], DICT_FILE)
         return guard_vocabulary(model, dict_path)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):

@@ -1,4 +1,4 @@
-"""Encoder architectures for the ``roberta`` model family.
+"""``--arch xlmr_*``: encoder sizes for fairseq's ``roberta`` model.
 
 They are registered on fairseq's own ``roberta`` model, so every checkpoint
 trained with them is an ordinary RoBERTa checkpoint, and official XLM-R /
@@ -18,6 +18,8 @@ from fairseq.models import register_model_architecture
 from fairseq.models.roberta.model import base_architecture
 from fairseq.utils import safe_getattr
 
+from ..errors import ConfigError
+
 
 def _set_sizes(args, layers: int, dim: int, ffn: int, heads: int) -> None:
     args.encoder_layers = safe_getattr(args, "encoder_layers", layers)
@@ -25,7 +27,7 @@ def _set_sizes(args, layers: int, dim: int, ffn: int, heads: int) -> None:
     args.encoder_ffn_embed_dim = safe_getattr(args, "encoder_ffn_embed_dim", ffn)
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", heads)
     if args.encoder_embed_dim % args.encoder_attention_heads:
-        raise ValueError(
+        raise ConfigError(
             f"--encoder-embed-dim {args.encoder_embed_dim} is not divisible by "
             f"--encoder-attention-heads {args.encoder_attention_heads}"
         )

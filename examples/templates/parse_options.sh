@@ -1,14 +1,12 @@
-# Kaldi/ESPnet-style option parsing, sourced by the recipes after they set
+# Kaldi/ESPnet-style option parsing, sourced by the templates after they set
 # their defaults.  "--some-knob VALUE" (or "--some-knob=VALUE") sets the shell
-# variable some_knob, which must already exist; "--help" prints the recipe's
-# header comment and every knob with its current value.  A recipe that wraps
-# another one sets _pass_unknown=1: unknown options are then collected in the
-# array _rest (to hand on) instead of being an error.
+# variable some_knob, which must be listed in $_knobs; "--help" prints
+# $help_message and every knob with its current value.
 _knobs="$(echo $_knobs)"  # one line, single spaces
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h)
-      sed -n '2,/^[^#]/p' "$0" | sed -n 's/^# \{0,1\}//p'
+      echo "$help_message"
       echo "Knobs (override as --name value, or NAME=value in the environment):"
       for _v in $_knobs; do printf '  --%-22s %s\n' "${_v//_/-}" "${!_v}"; done
       exit 0 ;;
@@ -20,7 +18,6 @@ while [ $# -gt 0 ]; do
   _name="${_name#--}"; _name="${_name//-/_}"
   case " $_knobs " in
     *" $_name "*) printf -v "$_name" '%s' "$_value" ;;
-    *) if [ -n "${_pass_unknown:-}" ]; then _rest+=("--${_name//_/-}" "$_value")
-       else echo "error: unknown option --${_name//_/-} (see --help)" >&2; exit 2; fi ;;
+    *) echo "error: unknown option --${_name//_/-} (see --help)" >&2; exit 2 ;;
   esac
 done

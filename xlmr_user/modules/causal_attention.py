@@ -3,10 +3,9 @@ with ``is_causal=True``.
 
 fairseq's ``MultiheadAttention`` goes through ``F.multi_head_attention_forward``,
 which is handed the decoder's float future mask and checks and merges it on every
-call (``isneginf``/``all``/``where``: about 2.5% of a wt2-mini training step on a
-CPU).  A decoder's self-attention during training and scoring is always causal,
-so this subclass hands the projections straight to SDPA and lets it pick its
-kernel.  Parameters, their names and every other path (incremental decoding,
+call (``isneginf``/``all``/``where``; bench/README.md has the profile).  A decoder's
+self-attention during training and scoring is always causal, so this subclass
+hands the projections straight to SDPA and lets it pick its kernel.  Parameters, their names and every other path (incremental decoding,
 padding masks, attention weights) are fairseq's own, so checkpoints load either
 way.
 """

@@ -1,7 +1,8 @@
-# Helpers shared by the recipes: GPU detection and the fairseq flags that
-# depend on it.  Sourced after data-prep/common.sh and before the recipe's
-# own knobs; a recipe adds $launch_knobs to its $_knobs and calls
-# resolve_launch after parse_options.sh.
+# What the templates share: launch knobs (GPUs, nodes, fp16) and the fairseq
+# flags that depend on them, DRY_RUN, progress display, conf/*.yaml reading.
+# Sourced after data-prep/common.sh and before the template's own knobs; a
+# template adds $launch_knobs to its $_knobs and calls resolve_launch after
+# parse_options.sh.
 
 # ---- launch knobs shared by every training recipe ----
 ngpu=${NGPU:-auto}
@@ -64,6 +65,46 @@ check_launch_knobs() {
 # Run a stage's command, or just print it when DRY_RUN=1.
 run_cmd() {
   if [ "${DRY_RUN:-0}" = 1 ]; then printf '%q ' "$@"; echo; else "$@"; fi
+}
+
+# run_logged LOG CMD...: run CMD with its output in LOG (via LOG.tmp: a failed run
+# leaves no LOG, and its tail is shown); DRY_RUN=1 prints the command and '> LOG'.
+run_logged() {
+  local out=$1; shift
+  if [ "${DRY_RUN:-0}" = 1 ]; then printf '%q ' "$@"; echo "> $out"; return; fi
+  "$@" > "$out.tmp" 2>&1 || { tail -20 "$out.tmp" >&2; die "$1 failed (log: $out.tmp)"; }
+  mv "$out.tmp" "$out"
+}
+
+# ... | show_progress LOG TOTAL_UPDATES METRIC [--maximize]: fairseq-train's whole
+# output to LOG (appended), one readable line per record to the terminal.
+show_progress() {
+  if [ "${DRY_RUN:-0}" = 1 ]; then cat; return; fi
+  "$PYTHON" -m xlmr_user.cli.progress --log "$1" --total-updates "$2" --metric "$3" "${@:4}"
+}
+
+# fill_from_config FILE KNOB...: each empty KNOB takes its value from the
+# conf/*.yaml FILE; each knob already set is added to the array overrides
+# (--knob value), to follow the file's options on the command line.
+fill_from_config() {
+  local file=$1 k i=0 values; shift
+  overrides=()
+  mapfile -t values < <("$PYTHON" "$templates/train_config.py" "$file" --get "$@" || echo FAILED)
+  [ "${values[-1]:-}" != FAILED ] || exit 1
+  for k in "$@"; do
+    if [ -n "${!k}" ]; then overrides+=("--${k//_/-}" "${!k}"); else printf -v "$k" '%s' "${values[$i]}"; fi
+    i=$((i + 1))
+  done
+}
+# train_config_flags FILE: the whole file as fairseq-train flags, one a line.
+train_config_flags() { "$PYTHON" "$templates/train_config.py" "$1" || exit 1; }
+
+# json_get FILE KEY[.KEY...]: one value of a JSON file (meta.json)
+json_get() {
+  "$PYTHON" -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v = v[k]
+print(v)' "$1" "$2"
 }
 
 stage_enabled() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# The classification template: every text-classification recipe runs this.
+set -euo pipefail
+templates="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$templates/../../data-prep/common.sh"
+source "$templates/lib.sh"
+
+help_message=$(cat <<'EOF'
+Train (or fine-tune) a text classifier with fairseq-train --user-dir xlmr_user.
+
+  RECIPE/run.sh [--stage N --stop-stage M] [--knob value ...]     (or KNOB=value in the environment)
+
+Stages:
+  1  data:      RECIPE/local/data.sh --dest DATA [--from FROM] (recipes without one take --data DIR)
+  2  prepare:   check the TSVs, sentencepiece (or PRETRAINED's), fairseq-preprocess -> EXP/data-bin
+  3  train:     fairseq-train with the options of --train-config (RECIPE/conf/train.yaml), then
+                the knobs given here; --fp16 and all GPUs on a GPU machine, --cpu otherwise;
+                progress on the terminal, the whole log in EXP/train.log
+  4  evaluate:  fairseq-validate with checkpoint_best.pt on valid (and test)
+  5  report:    EXP/model (xlmr-export), EXP/results.json, EXP/learning_curve.png
+Every stage skips finished work; a killed training run resumes from checkpoint_last.pt.
+DRY_RUN=1 prints each stage's command instead of running it.
+PRETRAINED=DIR (model.pt, dict.txt, sentencepiece.bpe.model, as in xlmr.base.tar.gz)
+fine-tunes that model with its own vocabulary; ARCH must be its size. PEFT=freeze|bitfit|lora
+trains part of it. LR=auto: 5e-4 from scratch; with PRETRAINED 1e-5 (full), 5e-4 (lora,
+bitfit), 1e-3 (freeze). Knobs left empty take their value from --train-config.
+EOF
+)
+
+# ---- knobs: --options or environment variables (upper case) ----
+recipe_dir=${RECIPE_DIR:-$templates/../classification}
+train_config=${TRAIN_CONFIG:-}
+from=${FROM:-}
+data=${DATA:-}
+name=${NAME:-}
+exp=${EXP:-}
+pretrained=${PRETRAINED:-}
+vocab_size=${VOCAB_SIZE:-8000}
+peft=${PEFT:-full}         # full | freeze | bitfit | lora
+lora_rank=${LORA_RANK:-8}
+lora_alpha=${LORA_ALPHA:-16}
+lr=${LR:-auto}
+warmup_ratio=${WARMUP_RATIO:-0.06}
+max_update=${MAX_UPDATE:-0}
+seed=${SEED:-1}
+log_interval=${LOG_INTERVAL:-50}
+extra_train_args=${EXTRA_TRAIN_ARGS:-}
+# empty: the value in --train-config
+arch=${ARCH:-}
+max_positions=${MAX_POSITIONS:-}
+batch_size=${BATCH_SIZE:-}
+max_epoch=${MAX_EPOCH:-}
+label_smoothing=${LABEL_SMOOTHING:-}
+dropout=${DROPOUT:-}
+weight_decay=${WEIGHT_DECAY:-}
+stage=${STAGE:-1}
+stop_stage=${STOP_STAGE:-5}
+conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay"
+_knobs="recipe_dir train_config from data name exp pretrained peft lora_rank lora_alpha vocab_size lr
+        warmup_ratio max_update seed log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
+source "$templates/parse_options.sh"
+
+recipe_dir="$(cd "$recipe_dir" && pwd)"
+train_config=${train_config:-$recipe_dir/conf/train.yaml}
+[ -f "$train_config" ] || die "$train_config: no such file (--train-config)"
+# knobs given here override --train-config: they come after its options
+# shellcheck disable=SC2086
+fill_from_config "$train_config" $conf_knobs
+[ -n "$arch" ] || die "$train_config has no arch: set one there or give --arch"
+
+if [ -z "$data" ]; then
+  [ -x "$recipe_dir/local/data.sh" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
+  data="$XLMR_ROOT/data/$(basename "$recipe_dir")"
+fi
+if ! stage_enabled 1 || [ ! -x "$recipe_dir/local/data.sh" ]; then
+  [ -d "$data" ] || [ "${DRY_RUN:-0}" = 1 ] || die "$data: no such directory"
+fi
+mkdir -p "$(dirname "$data")" && data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
+case "$peft" in
+  full) peft_args=() ;;
+  freeze) peft_args=(--freeze-encoder) ;;
+  bitfit) peft_args=(--bitfit) ;;
+  lora) peft_args=(--lora-rank "$lora_rank" --lora-alpha "$lora_alpha") ;;
+  *) die "--peft must be full, freeze, bitfit or lora, not '$peft'" ;;
+esac
+if [ -n "$pretrained" ]; then
+  [ -d "$pretrained" ] || [ "${DRY_RUN:-0}" = 1 ] || die "PRETRAINED=$pretrained: no such directory"
+  pretrained="$(cd "$pretrained" 2>/dev/null && pwd || echo "$pretrained")"
+elif [ "$peft" != full ]; then
+  log "warning: --peft $peft without --pretrained trains part of a randomly initialised encoder"
+fi
+# one experiment folder per dataset, starting point and fine-tuning method
+if [ -z "$name" ]; then
+  name=$(basename "$data")
+  if [ -n "$pretrained" ]; then name+="-ft-$(basename "$pretrained")"; fi
+  if [ "$peft" != full ]; then name+="-$peft"; fi
+fi
+exp=${exp:-$XLMR_ROOT/exp/classification/$name}
+mkdir -p "$exp"
+resolve_launch
+if [ "$lr" = auto ]; then
+  if [ -z "$pretrained" ]; then lr=5e-4
+  else case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
+  fi
+fi
+databin="$exp/data-bin"
+ckpt="$exp/checkpoints"
+# what training depends on: a finished run with other settings is not reused
+settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
+
+if stage_enabled 1 && [ -x "$recipe_dir/local/data.sh" ]; then
+  log "stage 1: data -> $data"
+  run_cmd "$recipe_dir/local/data.sh" --dest "$data" ${from:+--from "$from"}
+fi
+
+if [ -f "$databin/meta.json" ]; then
+  prepared_with=$(json_get "$databin/meta.json" pretrained_vocabulary)
+  wanted=$([ -n "$pretrained" ] && echo True || echo False)
+  [ "$prepared_with" = "$wanted" ] || die "$databin was prepared $([ "$prepared_with" = True ] && echo with || echo without) a pretrained vocabulary, but PRETRAINED is '${pretrained}'; use another --exp"
+fi
+
+if stage_enabled 2 && [ -f "$databin/meta.json" ]; then
+  log "stage 2: $databin is already prepared (meta.json), skipping"
+elif stage_enabled 2; then
+  log "stage 2: prepare $data -> $databin"
+  prep_args=(--from "$data" --dest "$databin" --vocab-size "$vocab_size")
+  [ -n "$pretrained" ] && prep_args+=(--pretrained "$pretrained")
+  run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
+fi
+
+if stage_enabled 3; then
+  if [ -f "$ckpt/train.done" ]; then
+    [ "$(cat "$ckpt/train.done")" = "$settings" ] || [ ! -s "$ckpt/train.done" ] || die "$ckpt was trained with other settings:
+  then: $(cat "$ckpt/train.done")
+  now:  $settings
+use another --exp (or delete $ckpt to train again)"
+    log "stage 3: $ckpt/train.done exists, skipping training (delete it to train again)"
+  else
+    if [ -f "$databin/meta.json" ]; then
+      n_train=$(json_get "$databin/meta.json" splits.train)
+    elif [ -f "$data/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
+      n_train=$(( $(wc -l < "$data/train.tsv") - 1 ))
+    else  # dry run before stage 1
+      n_train=0; log "stage 3: (dry run) $data/train.tsv is not there yet: the update count is unknown"
+    fi
+    eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
+    updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))
+    total_updates=$max_update
+    [ "$total_updates" -gt 0 ] || total_updates=$(( updates_per_epoch * max_epoch ))
+    warmup_updates=$("$PYTHON" -c "print(max(1, int($total_updates * $warmup_ratio)))")
+    restore=()
+    if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
+      restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
+    fi
+    log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates (log: $exp/train.log)"
+    mkdir -p "$ckpt"
+    mapfile -t conf_args < <(train_config_flags "$train_config")
+    # shellcheck disable=SC2046,SC2086
+    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task text_classification \
+      "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} --lr "$lr" \
+      --warmup-updates "$warmup_updates" --total-num-update "$total_updates" --max-update "$total_updates" \
+      --seed "$seed" --num-workers 0 --log-format json --log-interval "$log_interval" \
+      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" \
+      "${restore[@]}" ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args \
+      2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize
+    [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
+  fi
+fi
+
+if stage_enabled 4; then
+  log "stage 4: evaluate $ckpt/checkpoint_best.pt"
+  splits=(valid)
+  [ -f "$databin/label/test.bin" ] && splits+=(test)
+  for split in "${splits[@]}"; do
+    if [ -s "$exp/eval.$split.log" ] && [ "$exp/eval.$split.log" -nt "$ckpt/checkpoint_best.pt" ]; then
+      log "stage 4: $exp/eval.$split.log is newer than the checkpoint, skipping"
+      continue
+    fi
+    run_logged "$exp/eval.$split.log" fairseq-validate "$databin" --user-dir "$XLMR_USER_DIR" \
+      --task text_classification --criterion label_smoothed_classification \
+      --path "$ckpt/checkpoint_best.pt" --valid-subset "$split" --batch-size "$batch_size" \
+      --log-format json $( [ "$ngpu" -gt 0 ] || echo --cpu )
+  done
+fi
+
+if stage_enabled 5; then
+  if [ -f "$exp/model/model.pt" ] && [ "$exp/model/model.pt" -nt "$ckpt/checkpoint_best.pt" ]; then
+    log "stage 5: $exp/model is newer than the checkpoint, keeping it"
+  else
+    log "stage 5: export $ckpt/checkpoint_best.pt -> $exp/model"
+    run_cmd "$PYTHON" -m xlmr_user.cli.export "$ckpt/checkpoint_best.pt" \
+      --data "$databin" --out "$exp/model" --force
+  fi
+  eval_args=()
+  for split in valid test; do
+    [ -f "$exp/eval.$split.log" ] && eval_args+=(--eval "$split=$exp/eval.$split.log")
+  done
+  run_cmd "$PYTHON" -m xlmr_user.cli.report_classification --train-log "$exp/train.log" \
+    --meta "$databin/meta.json" ${eval_args[@]+"${eval_args[@]}"} --tensorboard "$exp/tensorboard" \
+    --png "$exp/learning_curve.png" --set "dataset=$name" --set "arch=$arch" \
+    --set "peft=$peft" --set "pretrained=${pretrained:-null}" --set "lr=$lr" \
+    --set "ngpu=$ngpu" --out "$exp/results.json"
+  log "wrote $exp/results.json; predict with: xlmr-predict $exp/model < sentences.txt"
+fi

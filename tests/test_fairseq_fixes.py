@@ -1,0 +1,68 @@
+"""xlmr_user.fairseq_fixes and the registry-derived component list."""
+import pytest
+
+import xlmr_user  # noqa: F401  (installs the fixes, as --user-dir does)
+from conftest import PYTHON, build_lm, run
+from xlmr_user import fairseq_fixes
+from xlmr_user.components import plugin_components
+from xlmr_user.errors import UntrustedCheckpointError, user_message
+
+
+def test_install_is_idempotent_and_marks_every_patch():
+    from fairseq import checkpoint_utils, criterions, options
+    from fairseq.file_io import PathManager
+
+    before = (PathManager.copy, checkpoint_utils.load_checkpoint_to_cpu,
+              options.parse_args_and_arch, criterions.build_criterion)
+    fairseq_fixes.install()
+    after = (PathManager.copy, checkpoint_utils.load_checkpoint_to_cpu,
+             options.parse_args_and_arch, criterions.build_criterion)
+    assert before == after and all(fairseq_fixes._installed(f) for f in after)
+
+
+def test_components_come_from_the_registries():
+    found = plugin_components()
+    assert set(found["task"]) == {"text_classification", "xlmr_language_modeling"}
+    assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax"}
+    assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm"}
+    assert {"xlmr_tiny", "xlmr_large", "sdpa_transformer_lm_wt2_small", "awd_lstm_lm_tiny"} <= set(found["arch"])
+    assert "transformer_lm_wt2_small=sdpa_transformer_lm_wt2_small" in found["alias"]
+    assert "roberta_base" not in found["arch"] and "transformer_lm_wt2" not in found["arch"]
+
+
+def test_check_install_prints_them():
+    out = run([PYTHON, "-m", "xlmr_user.cli.check_install"]).stdout
+    for name in ("text_classification", "label_smoothed_classification", "xlmr_base",
+                 "sdpa_transformer_lm", "alias", "xlmr_transformer_lm=sdpa_transformer_lm"):
+        assert name in out, name
+
+
+@pytest.mark.parametrize("old, new", [("transformer_lm_wt2_tiny", "sdpa_transformer_lm_wt2_tiny")])
+def test_renamed_architectures_build_the_same_model(lm_bin, old, new):
+    from xlmr_user.models.sdpa_transformer_lm import SdpaTransformerLanguageModel
+
+    _, old_model, _, _ = build_lm(lm_bin, arch=old)
+    _, new_model, _, _ = build_lm(lm_bin, arch=new)
+    assert type(old_model) is type(new_model) is SdpaTransformerLanguageModel
+    assert {k: v.shape for k, v in old_model.state_dict().items()} == \
+        {k: v.shape for k, v in new_model.state_dict().items()}
+    new_model.load_state_dict(old_model.state_dict())
+
+
+def test_user_message_recognises_fairseq_assertions_only():
+    # an assert as fairseq_cli/train.py makes it, in a file of that name
+    code = compile("\n\nassert None, 'Must specify batch size either with --max-tokens or --batch-size'",
+                   "/venv/site-packages/fairseq_cli/train.py", "exec")
+    with pytest.raises(AssertionError) as e:
+        exec(code)
+    assert user_message(e.value) == (
+        "fairseq (fairseq_cli/train.py:3): Must specify batch size either with --max-tokens or "
+        "--batch-size; give --batch-size N (sentences per batch) or --max-tokens N")
+    try:
+        assert False, "our own bug"
+    except AssertionError as ours:
+        assert user_message(ours) is None
+    assert user_message(KeyError("x")) is None
+    wrapped = RuntimeError("fairseq's wrapper")
+    wrapped.__cause__ = UntrustedCheckpointError("a.pt: refused")
+    assert user_message(wrapped) == "a.pt: refused"

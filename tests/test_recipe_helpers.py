@@ -1,0 +1,75 @@
+"""What the templates use: the progress display and conf/*.yaml as flags."""
+import io
+import json
+
+from conftest import PYTHON, ROOT, run
+from xlmr_user.recipes.progress import Progress, follow
+
+TRAIN_CONFIG = ROOT / "examples" / "templates" / "train_config.py"
+
+
+def fairseq_line(tag, **fields):
+    return f"2026-01-01 00:00:00 | INFO | {tag} | {json.dumps({f'{tag}_{k}': str(v) for k, v in fields.items()})}\n"
+
+
+def test_progress_lines_and_full_log():
+    now = [0.0]
+    progress = Progress(total_updates=1000, metric="accuracy", maximize=True, clock=lambda: now[0])
+    lines = ["2026 | INFO | fairseq_cli.train | {'a very long config': ...}\n",
+             "2026 | INFO | xlmr_user.tasks | model parameters: 1,000 total, 1,000 trainable (100.0%)\n"]
+    for n in (100, 200, 300):
+        lines.append(fairseq_line("train_inner", loss=1.0 - n / 1000, num_updates=n))
+    lines.append(fairseq_line("valid", loss=0.5, accuracy=80.5, num_updates=300))
+    lines.append(fairseq_line("valid", loss=0.6, accuracy=79.0, num_updates=400))
+    lines.append("2026 | WARNING | fairseq.trainer | something to see\n")
+    times = iter([0.0, 0.0, 10.0, 20.0, 30.0, 30.0, 40.0, 40.0])  # one per line
+    log, out = io.StringIO(), io.StringIO()
+
+    class Clocked(list):
+        def __iter__(self):
+            for line in list.__iter__(self):
+                now[0] = next(times)
+                yield line
+
+    follow(Clocked(lines), log, out, progress)
+    assert log.getvalue() == "".join(lines)  # everything reaches the log file
+    shown = out.getvalue().splitlines()
+    assert len(shown) == 7 and "a very long config" not in out.getvalue()
+    assert "model parameters: 1,000 total" in shown[0]
+    # 100 updates every 10 s from update 100 on: 700 left at update 300 -> 70 s
+    assert "update 300/1000 (30%)" in shown[3] and "ETA 1m10s" in shown[3] and "loss 0.7" in shown[3]
+    assert "valid accuracy 80.5 (best 80.5 @ 300)" in shown[4]
+    assert "valid accuracy 79 (best 80.5 @ 300)" in shown[5]
+    assert "something to see" in shown[6]
+
+
+def test_progress_shows_a_traceback_whole():
+    log, out = io.StringIO(), io.StringIO()
+    follow(["Traceback (most recent call last):\n", '  File "x.py", line 1\n', "KeyError: 'k'\n"],
+           log, out, Progress(10, "loss", False))
+    assert out.getvalue() == log.getvalue()
+
+
+def train_config(*args, check=True):
+    return run([PYTHON, TRAIN_CONFIG, *map(str, args)], check=check)
+
+
+def test_train_config_flags_and_values(tmp_path):
+    conf = tmp_path / "c.yaml"
+    conf.write_text("arch: xlmr_tiny\nadam_betas: (0.9,0.98)\nno-epoch-checkpoints: true\n"
+                    "fp16: false\nstop-time-hours: null\nlr: [0.001]\n")
+    assert train_config(conf).stdout.split("\n")[:-1] == [
+        "--arch", "xlmr_tiny", "--adam-betas", "(0.9,0.98)", "--no-epoch-checkpoints", "--lr", "0.001"]
+    assert train_config(conf, "--get", "lr", "batch_size", "arch").stdout == "0.001\n\nxlmr_tiny\n"
+
+
+def test_train_config_bad_input(tmp_path):
+    proc = train_config(tmp_path / "none.yaml", check=False)
+    assert proc.returncode == 1 and f"error: {tmp_path / 'none.yaml'}: no such file" in proc.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("arch: xlmr_tiny\nlr: [1\n")
+    proc = train_config(bad, check=False)
+    assert proc.returncode == 1 and f"error: {bad}:" in proc.stdout and "not valid YAML" in proc.stdout
+    bad.write_text("- a list\n")
+    proc = train_config(bad, check=False)
+    assert proc.returncode == 1 and "expected 'option: value' lines" in proc.stdout

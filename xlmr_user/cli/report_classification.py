@@ -1,0 +1,41 @@
+"""A classification recipe's report stage: ``results.json`` (printed too) from
+the run's logs, and the learning curve (validation accuracy and macro-F1,
+training loss) as a PNG."""
+import argparse
+import os
+import sys
+
+from ..recipes.classification_results import collect
+from ..recipes.learning_curve import plot_learning_curve, read_tensorboard_scalars
+from ..recipes.results_io import parse_fields, write_results
+from . import command
+
+
+@command()
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--train-log", required=True)
+    p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG",
+                   help="fairseq-validate log for a split (repeatable)")
+    p.add_argument("--meta", required=True, help="meta.json of the prepared data")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra fields (arch, dataset, ...)")
+    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
+    p.add_argument("--png", help="learning-curve PNG to write")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    extra = parse_fields(a.set)
+    results = collect(a.train_log, dict(e.split("=", 1) for e in a.eval), a.meta, extra)
+    if a.tensorboard and a.png:
+        scalars = read_tensorboard_scalars(a.tensorboard)
+        title = f"{extra.get('dataset', '')} {extra.get('arch', '')} {extra.get('peft', '')}"
+        if plot_learning_curve(scalars, a.png, title.strip(),
+                               [("valid", "accuracy"), ("valid", "macro_f1")], ylabel="valid %",
+                               right=[("train_inner", "loss")], right_label="train loss"):
+            results["learning_curve"] = os.path.basename(a.png)
+    write_results(results, a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Every change the plugin makes to fairseq's behaviour, in one place.
+
+``install()`` is called once, when fairseq imports the plugin (``--user-dir``)
+or when Python code imports ``xlmr_user``.  To check a fairseq upgrade, read
+this file: each fix says what it changes, why, the upstream issue, and when to
+remove it.  Components reach fairseq through its registries, subclasses and
+hooks; only the four fixes marked *patch* replace a fairseq function.
+
+| fix | kind | what it changes |
+|---|---|---|
+| 1 ``allow_fairseq_checkpoints`` | torch allow-list | fairseq's checkpoints load with ``weights_only=True`` |
+| 2 ``atomic_copy`` | patch ``PathManager.copy`` | checkpoint_last/best copies are atomic |
+| 3 ``clear_load_errors`` | patch ``checkpoint_utils.load_checkpoint_to_cpu`` | corrupt / untrusted checkpoints are one-line errors |
+| 4 ``full_help`` | patch ``options.parse_args_and_arch`` | ``--help`` lists task, model and criterion options |
+| 5 ``check_criterion`` | patch ``criterions.build_criterion`` | a criterion that cannot work with the task is a one-line error |
+| 6 ``one_line_errors`` | ``sys.excepthook`` | user errors end fairseq's tools as ``error: ...`` |
+| 7 ``EvaluateEveryExample`` | task mixin | no evaluation example is dropped |
+| 8 ``guard_vocabulary`` | load_state_dict pre-hook | a checkpoint with another vocabulary is a one-line error |
+"""
+import argparse
+import functools
+import logging
+import os
+import pickle
+import re
+import shutil
+import sys
+import zipfile
+
+import numpy as np
+import torch
+
+from .errors import (ConfigError, CorruptCheckpointError, UntrustedCheckpointError,
+                     VocabularyMismatchError, report)
+
+logger = logging.getLogger(__name__)
+_MARK = "_xlmr_user_fix"
+
+
+def _mark(fn):
+    setattr(fn, _MARK, True)
+    return fn
+
+
+def _installed(fn) -> bool:
+    return getattr(fn, _MARK, False)
+
+
+# ---------------------------------------------------------------------------
+# 1. Checkpoints and torch.load(weights_only=True)
+#    Why: since torch 2.6 torch.load refuses anything but tensors and containers
+#    (pytorch/pytorch#137602), and fairseq's checkpoints hold an
+#    argparse.Namespace and numpy scalars: resuming, --restore-file,
+#    fairseq-validate and fairseq-eval-lm all fail on fairseq's own files.
+#    Turning the check off (weights_only=False) would run code from the file;
+#    allow-listing exactly the classes fairseq writes keeps the check.
+#    Remove when: fairseq stops pickling Namespace/numpy objects into checkpoints.
+# ---------------------------------------------------------------------------
+def fairseq_checkpoint_globals():
+    """Classes found in fairseq checkpoints besides tensors and containers."""
+    allowed = [argparse.Namespace, np.dtype]
+    try:  # numpy 2
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import scalar
+    allowed.append(scalar)
+    for name in ("Float64DType", "Float32DType", "Int64DType", "Int32DType", "BoolDType"):
+        dtype_cls = getattr(getattr(np, "dtypes", None), name, None)
+        if dtype_cls is not None:
+            allowed.append(dtype_cls)
+    return allowed
+
+
+def allow_fairseq_checkpoints() -> None:
+    torch.serialization.add_safe_globals(fairseq_checkpoint_globals())
+
+
+# ---------------------------------------------------------------------------
+# 2. Atomic checkpoint copies
+#    Why: fairseq saves the first file of a checkpoint atomically, then copies it
+#    to checkpoint_last.pt / checkpoint_best.pt with shutil.copyfile; a job killed
+#    during that copy leaves a truncated checkpoint_last.pt, and the restarted job
+#    dies on it.  Local copies go to DST.tmp, then os.replace.
+#    Upstream: none filed that we know of (fairseq/file_io.py, PathManager.copy).
+#    Remove when: fairseq's checkpoint_utils.save_checkpoint copies atomically.
+# ---------------------------------------------------------------------------
+def atomic_copy(original):
+    def copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
+        if "://" in str(src_path) or "://" in str(dst_path):  # remote: fairseq's own
+            return original(src_path, dst_path, overwrite)
+        tmp = f"{dst_path}.tmp"
+        shutil.copyfile(src_path, tmp)
+        os.replace(tmp, dst_path)
+        return True
+
+    return _mark(copy)
+
+
+# ---------------------------------------------------------------------------
+# 3. Clear errors for unreadable and untrusted checkpoints
+#    Why: a truncated file surfaces as a zip/pickle traceback, and a checkpoint
+#    that needs a class outside fix 1's allow-list (say a planted os.system) as a
+#    20-line UnpicklingError.  Both become one line naming the file: corrupt ->
+#    delete it and resume from another; untrusted -> the refused class, and load
+#    only trusted files.  Nothing is loaded with weights_only=False.
+#    Remove when: never needed by fairseq itself; keep while the messages help.
+# ---------------------------------------------------------------------------
+def _raised_while_reading(exc: BaseException) -> bool:
+    """Did torch fail to read the file (rather than fairseq failing later)?"""
+    if isinstance(exc, (EOFError, zipfile.BadZipFile)):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("torch", "serialization.py")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _refused_global(exc: BaseException):
+    """The class torch's weights_only unpickler refused, or None."""
+    if not isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" not in str(exc):
+        return None
+    found = re.search(r"GLOBAL (\S+)", str(exc))
+    return found.group(1) if found else "an unsupported object"
+
+
+def clear_load_errors(original):
+    def load_checkpoint_to_cpu(path, *args, **kwargs):
+        try:
+            return original(path, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001  (re-raised unless it is one of the two)
+            refused = _refused_global(e)
+            if refused is not None:
+                raise UntrustedCheckpointError(
+                    f"{path}: refused to load: the checkpoint needs {refused}, which is not "
+                    "one of the classes fairseq writes, and unpickling it could run code; "
+                    "load only checkpoints from sources you trust") from None
+            if not _raised_while_reading(e):
+                raise
+            text = str(e) or e.__class__.__name__
+            raise CorruptCheckpointError(
+                f"{path}: checkpoint is corrupt or truncated ({text.splitlines()[0][:120]}); "
+                "delete it and resume from another checkpoint in the same folder "
+                "(or start over)") from None
+
+    return _mark(load_checkpoint_to_cpu)
+
+
+# ---------------------------------------------------------------------------
+# 4. --help shows the task, model and criterion options
+#    Why: fairseq parses the command line twice (first --task/--arch/..., then
+#    their options) and --help exits during the first pass (fairseq#701).  Given
+#    -h/--help, this lets fairseq add every option group first, then prints the
+#    help with a closing paragraph naming the plugin's components.
+#    Remove when: fairseq's parse_args_and_arch handles --help after both passes.
+# ---------------------------------------------------------------------------
+HELP_FLAGS = ("-h", "--help")
+
+
+def full_help(original):
+    from .components import components_epilog
+
+    @functools.wraps(original)
+    def parse_args_and_arch(parser, input_args=None, parse_known=False,
+                            suppress_defaults=False, modify_parser=None):
+        argv = sys.argv[1:] if input_args is None else list(input_args)
+        if not any(a in HELP_FLAGS for a in argv):
+            return original(parser, input_args, parse_known, suppress_defaults, modify_parser)
+        calls = []
+
+        def modify_then_help(p):
+            if modify_parser is not None:
+                modify_parser(p)
+            calls.append(p)
+            if len(calls) == 2:  # fairseq calls it again once all options are added
+                p.epilog = components_epilog()
+                p.print_help()
+                sys.exit(0)
+
+        stripped = [a for a in argv if a not in HELP_FLAGS]
+        try:
+            return original(parser, stripped, True, False, modify_then_help)
+        except (RuntimeError, KeyError):  # e.g. no --arch given: general help only
+            parser.epilog = components_epilog()
+            parser.print_help()
+            sys.exit(0)
+
+    return _mark(parse_args_and_arch)
+
+
+# ---------------------------------------------------------------------------
+# 5. A criterion that cannot work with the task is a one-line error
+#    Why: commands copied from older docs pair fairseq criteria with tasks they
+#    cannot serve; fairseq only fails deep inside the first forward pass, e.g.
+#    --task language_modeling --criterion masked_lm: "TypeError: forward() got an
+#    unexpected keyword argument 'masked_tokens'".  The plugin's own tasks check
+#    their criterion themselves (TextClassificationTask.build_criterion); this
+#    covers fairseq's language_modeling task too, before the model runs.
+#    Remove when: fairseq validates task/criterion pairs.
+# ---------------------------------------------------------------------------
+MASKED_LM_CRITERIA = ("masked_lm", "legacy_masked_lm_loss")
+
+
+def criterion_name(cfg) -> str:
+    return getattr(cfg, "_name", None) or getattr(cfg, "criterion", None) or "?"
+
+
+def check_criterion(original):
+    def build_criterion(cfg, task, *args, **kwargs):
+        from fairseq.tasks import TASK_REGISTRY
+        from fairseq.tasks.language_modeling import LanguageModelingTask
+
+        name = criterion_name(cfg)
+        if name in MASKED_LM_CRITERIA and isinstance(task, LanguageModelingTask):
+            task_name = next((n for n, c in TASK_REGISTRY.items() if c is type(task)), "?")
+            raise ConfigError(
+                f"--criterion {name} trains a masked LM (--task masked_lm), but "
+                f"--task {task_name} trains a causal LM: use --criterion "
+                "adaptive_softmax (with an adaptive-softmax model) or cross_entropy")
+        return original(cfg, task, *args, **kwargs)
+
+    return _mark(build_criterion)
+
+
+# ---------------------------------------------------------------------------
+# 6. One-line errors in fairseq's own tools
+#    Why: the plugin's errors name the file and the fix; fairseq's tools would
+#    print them under a traceback.  With the plugin loaded, an uncaught user error
+#    (xlmr_user.errors.user_message: the plugin's errors, fairseq's NaN stop,
+#    fairseq's bare assert checks) ends the run as 'error: ...', exit status 1.
+#    Other exceptions keep their traceback; XLMR_USER_TRACEBACK=1 shows it always.
+#    Remove when: never (fairseq has no user-error class).
+# ---------------------------------------------------------------------------
+def one_line_errors(previous):
+    def excepthook(exc_type, exc, tb):
+        if not report(exc):
+            previous(exc_type, exc, tb)
+
+    return _mark(excepthook)
+
+
+# ---------------------------------------------------------------------------
+# 7. Every evaluation example is scored
+#    Why: fairseq's batch_by_size drops the last batch when its size is not a
+#    multiple of --required-batch-size-multiple (default 8; fairseq#5036), so
+#    validation and test scores silently leave out up to 7 examples.  The
+#    plugin's tasks mix this in: splits not named train* batch with a multiple
+#    of 1; training batches keep the requested multiple.
+#    Remove when: fairseq#5036 is fixed.
+# ---------------------------------------------------------------------------
+class EvaluateEveryExample:
+    def _split_name(self, dataset):
+        return next((name for name, ds in self.datasets.items() if ds is dataset), None)
+
+    def get_batch_iterator(self, dataset, *args, required_batch_size_multiple=1, **kwargs):
+        split = self._split_name(dataset)
+        if required_batch_size_multiple > 1 and split is not None and not split.startswith("train"):
+            logger.info(
+                "%s: batching with a multiple of 1 instead of %d, so no example is dropped "
+                "from evaluation (fairseq#5036)", split, required_batch_size_multiple)
+            required_batch_size_multiple = 1
+        return super().get_batch_iterator(
+            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# 8. A checkpoint trained with another vocabulary is a clear error
+#    Why: --restore-file, resuming and fairseq-validate on data binarized with
+#    another dict.txt fail with a size-mismatch RuntimeError that does not say
+#    which dictionary is wrong or how to fix it.  The plugin's tasks attach this
+#    load_state_dict pre-hook to the models they build.
+#    Remove when: never (fairseq does not know which dictionary file it used).
+# ---------------------------------------------------------------------------
+def check_vocabulary(own: dict, state_dict: dict, dict_path: str) -> None:
+    for key, value in state_dict.items():
+        if "embed_tokens" not in key or key not in own or not hasattr(value, "shape"):
+            continue
+        if value.dim() >= 1 and own[key].dim() >= 1 and value.shape[0] != own[key].shape[0]:
+            raise VocabularyMismatchError(
+                f"the checkpoint's vocabulary has {value.shape[0]} entries ({key}) but the "
+                f"data dictionary {dict_path} gives {own[key].shape[0]}: the checkpoint was "
+                "trained with another dict.txt; binarize the data with the checkpoint's own "
+                "dict.txt (data-prep/prepare_classification.sh --pretrained DIR, or "
+                "fairseq-preprocess --srcdict)")
+
+
+def guard_vocabulary(model, dict_path: str):
+    def hook(module, state_dict, prefix, *args):
+        if prefix == "":
+            check_vocabulary(module.state_dict(), state_dict, dict_path)
+
+    model.register_load_state_dict_pre_hook(hook)
+    return model
+
+
+def install() -> None:
+    """Apply fixes 1-6 (7 and 8 are used by the plugin's tasks).  Idempotent."""
+    from fairseq import checkpoint_utils, criterions, options
+    from fairseq.file_io import PathManager
+
+    allow_fairseq_checkpoints()
+    if not _installed(PathManager.copy):
+        PathManager.copy = staticmethod(atomic_copy(PathManager.copy))
+    if not _installed(checkpoint_utils.load_checkpoint_to_cpu):
+        checkpoint_utils.load_checkpoint_to_cpu = clear_load_errors(
+            checkpoint_utils.load_checkpoint_to_cpu)
+    if not _installed(options.parse_args_and_arch):
+        options.parse_args_and_arch = full_help(options.parse_args_and_arch)
+    if not _installed(criterions.build_criterion):
+        criterions.build_criterion = check_criterion(criterions.build_criterion)
+    if not _installed(sys.excepthook):
+        sys.excepthook = one_line_errors(sys.excepthook)

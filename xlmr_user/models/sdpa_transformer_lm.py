@@ -1,0 +1,106 @@
+"""``--arch sdpa_transformer_lm_wt2*``: fairseq's ``transformer_lm`` with causal
+self-attention through SDPA, and architectures sized for WikiText-2-scale
+corpora (2M training tokens, 33k words).
+
+The model ``sdpa_transformer_lm`` has fairseq's config, parameters and
+state-dict keys, so a checkpoint of either loads into the other; only the
+decoder's self-attention runs through
+:class:`xlmr_user.modules.causal_attention.CausalSelfAttention`.
+
+Every dimension is set, including ``decoder_input_dim`` and
+``decoder_output_dim`` (fairseq keeps those at 512 when only
+``--decoder-embed-dim`` changes).  Input and output use adaptive embeddings and
+softmax (Baevski & Auli 2019; Grave et al. 2017) with tied weights and
+projections; ``xlmr_language_modeling`` drops cutoffs that do not fit a
+smaller dictionary.
+
+| arch                            | layers | dim | ffn  | heads | use                     |
+|---------------------------------|--------|-----|------|-------|-------------------------|
+| sdpa_transformer_lm_wt2         | 8      | 512 | 2048 | 8     | WikiText-2 on a GPU     |
+| sdpa_transformer_lm_wt2_small   | 4      | 256 | 1024 | 4     | wt2-mini on a CPU       |
+| sdpa_transformer_lm_wt2_tiny    | 2      | 64  | 256  | 4     | tests: seconds on a CPU |
+"""
+import logging
+
+from fairseq.models import register_model, register_model_architecture
+from fairseq.models.transformer_lm import (
+    TransformerLanguageModel,
+    TransformerLanguageModelConfig,
+    base_lm_architecture,
+)
+from fairseq.utils import safe_getattr
+
+from ..errors import ConfigError
+from ..modules.causal_attention import use_causal_sdpa
+
+logger = logging.getLogger(__name__)
+
+
+@register_model("sdpa_transformer_lm", dataclass=TransformerLanguageModelConfig)
+class SdpaTransformerLanguageModel(TransformerLanguageModel):
+    @classmethod
+    def build_model(cls, args, task):
+        model = super().build_model(args, task)
+        n = use_causal_sdpa(model.decoder)
+        logger.info("self-attention through scaled_dot_product_attention(is_causal=True) in %d layers", n)
+        return model
+
+
+def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs, attention_dropout=0.1,
+                  activation_dropout=0.1):
+    args.decoder_layers = safe_getattr(args, "decoder_layers", layers)
+    args.decoder_embed_dim = safe_getattr(args, "decoder_embed_dim", dim)
+    args.decoder_input_dim = safe_getattr(args, "decoder_input_dim", args.decoder_embed_dim)
+    args.decoder_output_dim = safe_getattr(args, "decoder_output_dim", args.decoder_embed_dim)
+    args.decoder_ffn_embed_dim = safe_getattr(args, "decoder_ffn_embed_dim", ffn)
+    args.decoder_attention_heads = safe_getattr(args, "decoder_attention_heads", heads)
+    if args.decoder_embed_dim % args.decoder_attention_heads:
+        raise ConfigError(f"--decoder-embed-dim {args.decoder_embed_dim} is not divisible by "
+                          f"--decoder-attention-heads {args.decoder_attention_heads}")
+    args.dropout = safe_getattr(args, "dropout", dropout)
+    args.attention_dropout = safe_getattr(args, "attention_dropout", attention_dropout)
+    args.activation_dropout = safe_getattr(args, "activation_dropout", activation_dropout)
+    args.activation_fn = safe_getattr(args, "activation_fn", "gelu")
+    args.adaptive_input = safe_getattr(args, "adaptive_input", True)
+    args.adaptive_input_factor = safe_getattr(args, "adaptive_input_factor", 4)
+    args.adaptive_input_cutoff = safe_getattr(args, "adaptive_input_cutoff", cutoffs)
+    args.adaptive_softmax_cutoff = safe_getattr(args, "adaptive_softmax_cutoff", cutoffs)
+    args.adaptive_softmax_factor = safe_getattr(args, "adaptive_softmax_factor", 4)
+    args.adaptive_softmax_dropout = safe_getattr(args, "adaptive_softmax_dropout", 0.2)
+    args.tie_adaptive_weights = safe_getattr(args, "tie_adaptive_weights", True)
+    args.tie_adaptive_proj = safe_getattr(args, "tie_adaptive_proj", True)
+    args.no_decoder_final_norm = safe_getattr(args, "no_decoder_final_norm", False)
+    base_lm_architecture(args)
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2")
+def sdpa_transformer_lm_wt2(args):
+    _wt2_defaults(args, layers=8, dim=512, ffn=2048, heads=8, dropout=0.3, cutoffs="4000,20000")
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2_small")
+def sdpa_transformer_lm_wt2_small(args):
+    # no attention or activation dropout: on a CPU their masks cost time, and within
+    # a CPU budget the model is better without them (see bench/README.md)
+    _wt2_defaults(args, layers=4, dim=256, ffn=1024, heads=4, dropout=0.2, cutoffs="4000,20000",
+                  attention_dropout=0.0, activation_dropout=0.0)
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2_tiny")
+def sdpa_transformer_lm_wt2_tiny(args):
+    _wt2_defaults(args, layers=2, dim=64, ffn=256, heads=4, dropout=0.1, cutoffs="100,400")
+
+
+# names before the rename, kept for existing checkpoints and configs
+ALIASES = {
+    "xlmr_transformer_lm": "sdpa_transformer_lm",
+    "transformer_lm_wt2": "sdpa_transformer_lm_wt2",
+    "transformer_lm_wt2_small": "sdpa_transformer_lm_wt2_small",
+    "transformer_lm_wt2_tiny": "sdpa_transformer_lm_wt2_tiny",
+}
+register_model("xlmr_transformer_lm", dataclass=TransformerLanguageModelConfig)(
+    SdpaTransformerLanguageModel)
+for _old, _fn in (("transformer_lm_wt2", sdpa_transformer_lm_wt2),
+                  ("transformer_lm_wt2_small", sdpa_transformer_lm_wt2_small),
+                  ("transformer_lm_wt2_tiny", sdpa_transformer_lm_wt2_tiny)):
+    register_model_architecture("sdpa_transformer_lm", _old)(_fn)
