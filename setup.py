@@ -45,6 +45,8 @@ setup(
             "xlmr-check-install=xlmr_user.cli.check_install:main",
             "xlmr-predict=xlmr_user.cli.predict:main",
             "xlmr-export=xlmr_user.cli.export:main",
+            "xlmr-export-pretrained=xlmr_user.cli.export_pretrained:main",
+            "xlmr-prepare-pretraining=xlmr_user.cli.prepare_pretraining:main",
         ],
     },
 )

@@ -202,3 +202,59 @@ def lm_bin(tmp_path_factory):
             "--validpref", raw / "wiki.valid.tokens", "--testpref", raw / "wiki.test.tokens",
             "--destdir", root / "bin", "--workers", "1")
     return root / "bin"
+
+
+# ---- multilingual pretraining data ----
+GREEK = ["ο", "η", "το", "και", "σπίτι", "θάλασσα", "ήλιος", "βιβλίο", "δρόμος", "πόλη", "νερό",
+         "φίλος", "μέρα", "νύχτα", "καλός", "μεγάλος", "μικρός", "παλιός", "νέος", "είναι"]
+CYRILLIC = ["и", "в", "на", "дом", "город", "река", "книга", "солнце", "друг", "день", "ночь",
+            "большой", "малый", "старый", "новый", "есть", "вода", "дорога", "лес", "поле"]
+
+
+def write_multilingual_corpus(folder, sizes=(("en", 300), ("el", 120), ("ru", 60)), seed=0):
+    """LANG.txt per language: sentences whose words mostly determine the next
+    word (learnable), English from the synthetic classification task's words,
+    Greek and Cyrillic from their own lists; every 10th line repeated once
+    (deduplication drops the copies)."""
+    import random
+
+    from xlmr_user.prep.synthetic import FILLER, KEYWORDS
+
+    words = {"en": FILLER + [w for group in KEYWORDS for w in group], "el": GREEK, "ru": CYRILLIC}
+    rng = random.Random(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, n in sizes:
+        vocab = words[lang]
+        lines = []
+        for i in range(n):
+            out = [rng.choice(vocab)]
+            for _ in range(rng.randint(6, 14)):
+                out.append(vocab[(vocab.index(out[-1]) * 7 + rng.choice([1, 2])) % len(vocab)])
+            lines.append(" ".join(out))
+            if i % 10 == 0:
+                lines.append(lines[-1])
+        (folder / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def prepare_mlm(src, dest, *extra, check=True):
+    return run([PYTHON, "-m", "xlmr_user.cli.prepare_pretraining", "--from", src, "--dest", dest,
+                "--vocab-size", "200", "--max-valid", "20", "--valid-fraction", "0.1", *extra],
+               check=check)
+
+
+@pytest.fixture(scope="session")
+def mlm_text(tmp_path_factory):
+    return write_multilingual_corpus(tmp_path_factory.mktemp("mlm") / "text")
+
+
+@pytest.fixture(scope="session")
+def mlm_bin(mlm_text, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("mlm-bin") / "data-bin"
+    prepare_mlm(mlm_text, dest)
+    return dest
+
+
+def build_mlm(data, *extra, arch="xlmr_tiny", criterion="xlmr_masked_lm"):
+    return build("xlmr_masked_lm", data, arch, criterion, "--tokens-per-sample", "32", *extra)

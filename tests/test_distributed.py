@@ -61,3 +61,10 @@ def test_language_modeling(lm_bin, tmp_path):
             "--attention-dropout", "0", "--activation-dropout", "0",
             "--adaptive-softmax-dropout", "0"]
     compare(tmp_path, lm_bin, args, ("loss", "nll_loss", "ppl", "word_ppl"))
+
+
+def test_masked_lm(mlm_bin, tmp_path):
+    args = ["--user-dir", USER_DIR, "--task", "xlmr_masked_lm", "--criterion", "xlmr_masked_lm",
+            "--arch", "xlmr_tiny", "--tokens-per-sample", "32", "--batch-size", "4", "--dropout", "0",
+            "--attention-dropout", "0"]
+    compare(tmp_path, mlm_bin, args, ("loss", "ppl", "accuracy", "loss_en", "ppl_el", "accuracy_ru"))

@@ -22,8 +22,8 @@ def test_install_is_idempotent_and_marks_every_patch():
 
 def test_components_come_from_the_registries():
     found = plugin_components()
-    assert set(found["task"]) == {"text_classification", "xlmr_language_modeling"}
-    assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax"}
+    assert set(found["task"]) == {"text_classification", "xlmr_language_modeling", "xlmr_masked_lm"}
+    assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax", "xlmr_masked_lm"}
     assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm"}
     assert {"xlmr_tiny", "xlmr_large", "sdpa_transformer_lm_wt2_small", "awd_lstm_lm_tiny"} <= set(found["arch"])
     assert "transformer_lm_wt2_small=sdpa_transformer_lm_wt2_small" in found["alias"]
@@ -66,3 +66,13 @@ def test_user_message_recognises_fairseq_assertions_only():
     wrapped = RuntimeError("fairseq's wrapper")
     wrapped.__cause__ = UntrustedCheckpointError("a.pt: refused")
     assert user_message(wrapped) == "a.pt: refused"
+
+
+def test_checkpoint_with_other_positions_names_the_flag(toy_bin):
+    from conftest import build_task
+    from xlmr_user.errors import ConfigError
+
+    _, long_model, _, _ = build_task(toy_bin, "--max-positions", "512")
+    _, short_model, _, _ = build_task(toy_bin, "--max-positions", "128")
+    with pytest.raises(ConfigError, match=r"the checkpoint has 512 positions .* set --max-positions 512"):
+        short_model.load_state_dict(long_model.state_dict())

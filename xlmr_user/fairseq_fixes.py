@@ -265,24 +265,30 @@ class EvaluateEveryExample:
 
 
 # ---------------------------------------------------------------------------
-# 8. A checkpoint trained with another vocabulary is a clear error
+# 8. A checkpoint trained with another vocabulary (or --max-positions) is a clear error
 #    Why: --restore-file, resuming and fairseq-validate on data binarized with
-#    another dict.txt fail with a size-mismatch RuntimeError that does not say
-#    which dictionary is wrong or how to fix it.  The plugin's tasks attach this
+#    another dict.txt, or with another --max-positions, fail with a size-mismatch
+#    RuntimeError that does not say what is wrong or how to fix it.  The plugin's tasks attach this
 #    load_state_dict pre-hook to the models they build.
 #    Remove when: never (fairseq does not know which dictionary file it used).
 # ---------------------------------------------------------------------------
 def check_vocabulary(own: dict, state_dict: dict, dict_path: str) -> None:
     for key, value in state_dict.items():
-        if "embed_tokens" not in key or key not in own or not hasattr(value, "shape"):
+        if key not in own or not hasattr(value, "shape") or value.dim() < 1 or own[key].dim() < 1:
             continue
-        if value.dim() >= 1 and own[key].dim() >= 1 and value.shape[0] != own[key].shape[0]:
+        theirs, ours = value.shape[0], own[key].shape[0]
+        if "embed_tokens" in key and theirs != ours:
             raise VocabularyMismatchError(
-                f"the checkpoint's vocabulary has {value.shape[0]} entries ({key}) but the "
-                f"data dictionary {dict_path} gives {own[key].shape[0]}: the checkpoint was "
+                f"the checkpoint's vocabulary has {theirs} entries ({key}) but the "
+                f"data dictionary {dict_path} gives {ours}: the checkpoint was "
                 "trained with another dict.txt; binarize the data with the checkpoint's own "
                 "dict.txt (data-prep/prepare_classification.sh --pretrained DIR, or "
                 "fairseq-preprocess --srcdict)")
+        if "embed_positions" in key and theirs != ours:
+            raise ConfigError(
+                f"the checkpoint has {theirs - 2} positions ({key}) but this model "
+                f"{ours - 2}: set --max-positions {theirs - 2} (MAX_POSITIONS={theirs - 2} in the "
+                "recipes), the value the checkpoint was trained with")
 
 
 def guard_vocabulary(model, dict_path: str):

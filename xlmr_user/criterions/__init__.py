@@ -1,2 +1,3 @@
 from . import adaptive_softmax  # noqa: F401
 from . import label_smoothed_classification  # noqa: F401
+from . import xlmr_masked_lm  # noqa: F401

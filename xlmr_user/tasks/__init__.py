@@ -1,2 +1,3 @@
 from . import text_classification  # noqa: F401
 from . import xlmr_language_modeling  # noqa: F401
+from . import xlmr_masked_lm  # noqa: F401
