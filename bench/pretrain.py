@@ -155,10 +155,11 @@ def markdown(result: dict) -> str:
 def run(args) -> int:
     from xlmr_user.prep.sst2 import get
 
-    if args.quick:
+    work = Path(args.work)
+    if args.quick:  # its own folder: a quick run never leaves its small corpus to a full one
         args.throughput_minutes, args.pretrain_minutes = 0.5, 1.0
         args.finetune_minutes, args.finetune_updates = 0.5, 60
-    work = Path(args.work)
+        work = work.with_name(work.name + "-quick")
     work.mkdir(parents=True, exist_ok=True)
     pre = pretrain(work, args)
     rows = throughput(work / "xlmr_small" / "data-bin", work, args)
@@ -171,7 +172,7 @@ def run(args) -> int:
     name = "pretrain-quick" if args.quick else "pretrain"
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    curve = Path(args.work) / "xlmr_small" / "learning_curve.png"
+    curve = work / "xlmr_small" / "learning_curve.png"
     if curve.exists():
         shutil.copyfile(curve, out / f"{datetime.date.today().isoformat()}-{name}.png")
     save(result, markdown(result), args.out_dir, name)

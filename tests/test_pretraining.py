@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PYTHON, assert_one_line_error, batches, build_mlm, prepare_mlm, run
+from conftest import PYTHON, assert_one_line_error, batches, build_mlm, run
 from xlmr_user.prep.pretraining import sampling_probabilities
 from xlmr_user.prep.wikipedia import extract_dump
 
