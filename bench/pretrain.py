@@ -32,7 +32,7 @@ PY = sys.executable
 USER_DIR = str(ROOT / "xlmr_user")
 PRETRAIN = ROOT / "examples" / "pretrain" / "run.sh"
 SHARED = ROOT.parent / "shared" / "data"
-MODEL = ["--arch", "xlmr_small", "--tokens-per-sample", "128", "--sample-break-mode", "complete",
+MODEL = ["--arch", "xlmr_small", "--tokens-per-sample", "128", "--sample-break-mode", "none",
          "--batch-size", "32", "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--adam-eps", "1e-06",
          "--weight-decay", "0.01", "--lr", "5e-4", "--lr-scheduler", "polynomial_decay",
          "--warmup-updates", "100", "--total-num-update", "100000", "--max-update", "100000",
@@ -102,8 +102,9 @@ def pretrain(work: Path, args) -> dict:
 
 
 def finetune(model_dir: Path, raw: Path, work: Path, args) -> list:
+    # --max-positions stays the recipe's 512: the pretrained checkpoint has 512 positions
     cap = ["--extra-train-args", f"--stop-time-hours {args.finetune_minutes / 60:.4f}",
-           "--max-update", str(args.finetune_updates), "--max-positions", "128", "--arch", "xlmr_small"]
+           "--max-update", str(args.finetune_updates), "--arch", "xlmr_small"]
     specs = [("xlmr_small from scratch", "scratch", ["--lr", "5e-4"]),
              ("xlmr_small pretrained, full fine-tuning", "full",
               ["--pretrained", str(model_dir), "--peft", "full", "--lr", PEFT_LR["full"]]),

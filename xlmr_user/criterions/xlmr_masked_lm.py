@@ -4,8 +4,13 @@ accuracy.
 The loss, its gradient and ``sample_size`` (the number of masked tokens) are
 fairseq's.  ``accuracy`` is the share of masked tokens whose most likely
 prediction is the original token, from counts summed over batches and workers.
-With ``--task xlmr_masked_lm`` validation also reports both per language.
+With ``--task xlmr_masked_lm`` (whose batches say each row's language) it also
+logs, in evaluation, ``loss:LANG``, ``sample_size:LANG`` and ``correct:LANG``
+for every language, from the same forward pass; the task turns them into
+per-language metrics.
 """
+import torch
+import torch.nn.functional as F
 from fairseq import modules, utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
@@ -37,7 +42,22 @@ class MaskedLmWithAccuracy(MaskedLmLoss):
             "sample_size": sample_size,
             "correct": hits.sum().item(),
         }
-        return loss, sample_size, logging_output
+        languages = getattr(self.task, "languages", None)
+        if "lang" in sample and languages and not model.training:
+            rows = masked.nonzero()[:, 0] if project is not None else \
+                torch.arange(masked.size(0)).repeat_interleave(masked.size(1))
+            lang = sample["lang"].to(rows.device)[rows]  # M: each masked token's language
+            nll = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.view(-1),
+                                  reduction="none", ignore_index=self.padding_idx)
+            counted = targets.view(-1).ne(self.padding_idx)
+            n = len(languages)
+            sums = {"loss": torch.zeros(n).index_add_(0, lang.cpu(), nll.detach().cpu()),
+                    "sample_size": torch.bincount(lang[counted].cpu(), minlength=n),
+                    "correct": torch.bincount(lang[hits].cpu(), minlength=n)}
+            for i, name in enumerate(self.task.lang_name(i) for i in range(n)):
+                for key, values in sums.items():
+                    logging_output[f"{key}:{name}"] = values[i].item()
+        return loss, sample_size, dict(sorted(logging_output.items()))
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:

@@ -48,6 +48,7 @@ from fairseq.logging import metrics
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from ..criterions.xlmr_masked_lm import MaskedLmWithAccuracy
 from ..errors import ConfigError, MissingDataError
 from ..fairseq_fixes import EvaluateEveryExample
 from ..prep.files import DICT_FILE
@@ -188,10 +189,13 @@ class XlmrMaskedLMTask(EvaluateEveryExample, MaskedLMTask):
 
     # ---- validation per language ----
     def valid_step(self, sample, model, criterion):
-        """The criterion on each language's rows of the batch: the sums are the
-        batch's, and ``loss:LANG``, ``sample_size:LANG``, ``correct:LANG`` are
-        logged for every language (0 where absent), in sorted order: fairseq sums
-        the workers' outputs key by key in order (``all_reduce_dict``)."""
+        """``loss:LANG``, ``sample_size:LANG``, ``correct:LANG`` for every
+        language (0 where absent), in sorted order: fairseq sums the workers'
+        outputs key by key in order (``all_reduce_dict``).  The plugin's
+        criterion logs them from one forward pass; with another criterion
+        (fairseq's ``masked_lm``) it runs on each language's rows of the batch."""
+        if isinstance(criterion, MaskedLmWithAccuracy):
+            return super().valid_step(sample, model, criterion)
         model.eval()
         merged, total_loss, total_size = {}, 0.0, 0
         langs = sample["lang"]
