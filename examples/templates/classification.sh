@@ -60,12 +60,7 @@ _knobs="recipe_dir train_config from data name exp pretrained peft lora_rank lor
         warmup_ratio max_update seed log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
 source "$templates/parse_options.sh"
 
-recipe_dir="$(cd "$recipe_dir" && pwd)"
-train_config=${train_config:-$recipe_dir/conf/train.yaml}
-[ -f "$train_config" ] || die "$train_config: no such file (--train-config)"
-# knobs given here override --train-config: they come after its options
-# shellcheck disable=SC2086
-fill_from_config "$train_config" $conf_knobs
+use_recipe_config
 [ -n "$arch" ] || die "$train_config has no arch: set one there or give --arch"
 
 if [ -z "$data" ]; then

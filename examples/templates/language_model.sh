@@ -61,13 +61,7 @@ _knobs="recipe_dir train_config from data_args name exp text_name tokenizer spm_
         log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
 source "$templates/parse_options.sh"
 
-[ -n "$recipe_dir" ] || die "--recipe-dir is required (the recipe's folder, with conf/ and local/)"
-recipe_dir="$(cd "$recipe_dir" && pwd)"
-train_config=${train_config:-$recipe_dir/conf/train.yaml}
-[ -f "$train_config" ] || die "$train_config: no such file (--train-config)"
-# knobs given here override --train-config: they come after its options
-# shellcheck disable=SC2086
-fill_from_config "$train_config" $conf_knobs
+use_recipe_config
 case "$tokenizer" in word|spm) ;; *) die "--tokenizer must be word or spm, not '$tokenizer'";; esac
 name=${name:-$(basename "$recipe_dir")}
 exp=${exp:-$XLMR_ROOT/exp/$name}

@@ -96,6 +96,18 @@ fill_from_config() {
     i=$((i + 1))
   done
 }
+# After option parsing: check --recipe-dir, find --train-config (default
+# RECIPE/conf/train.yaml) and fill the template's $conf_knobs from it.
+use_recipe_config() {
+  [ -n "$recipe_dir" ] || die "--recipe-dir is required (the recipe's folder, with conf/ and local/)"
+  recipe_dir="$(cd "$recipe_dir" && pwd)"
+  train_config=${train_config:-$recipe_dir/conf/train.yaml}
+  [ -f "$train_config" ] || die "$train_config: no such file (--train-config)"
+  # knobs given on the command line override the file: they come after its options
+  # shellcheck disable=SC2086
+  fill_from_config "$train_config" $conf_knobs
+}
+
 # train_config_flags FILE: the whole file as fairseq-train flags, one a line.
 train_config_flags() { "$PYTHON" "$templates/train_config.py" "$1" || exit 1; }
 
