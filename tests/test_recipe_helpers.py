@@ -9,7 +9,9 @@ TRAIN_CONFIG = ROOT / "examples" / "templates" / "train_config.py"
 
 
 def fairseq_line(tag, **fields):
-    return f"2026-01-01 00:00:00 | INFO | {tag} | {json.dumps({f'{tag}_{k}': str(v) for k, v in fields.items()})}\n"
+    """A record as fairseq-train prints it: train and valid keys prefixed, train_inner's not."""
+    prefix = "" if tag == "train_inner" else f"{tag}_"
+    return f"2026-01-01 00:00:00 | INFO | {tag} | {json.dumps({prefix + k: str(v) for k, v in fields.items()})}\n"
 
 
 def test_progress_lines_and_full_log():

@@ -18,7 +18,8 @@ def test_toy_tour_end_to_end_and_rerun(tmp_path):
     exp = tmp_path / "toy"
     out = run(["bash", TOY, "--exp", exp, "--data", tmp_path / "raw"], env=ENV).stdout
     # the terminal shows progress lines, the whole JSON log goes to train.log
-    assert "update 300/300 (100%)" in out and "valid accuracy" in out and "ETA" in out
+    assert "update 50/300 (16%)" in out and "update 300/300 (100%)" in out
+    assert "valid accuracy" in out and "ETA" in out
     assert "| train_inner | {" not in out and "| train_inner | {" in (exp / "train.log").read_text()
     res = json.loads((exp / "results.json").read_text())
     assert res["arch"] == "xlmr_tiny" and res["num_updates"] == 300

@@ -47,10 +47,13 @@ class Progress:
         self.loss: Optional[str] = None
 
     def update(self, tag: str, fields: Dict) -> Optional[str]:
-        prefix = f"{tag}_"
-        updates = int(float(fields.get(f"{prefix}num_updates", 0) or 0))
+        # train and valid records prefix their keys (valid_loss); train_inner's do not
+        def get(key, default=None):
+            return fields.get(f"{tag}_{key}", fields.get(key, default))
+
+        updates = int(float(get("num_updates", 0) or 0))
         if tag == "valid":
-            value = fields.get(f"valid_{self.metric}")
+            value = get(self.metric)
             if value is None:
                 return None
             self.valid = float(value)
@@ -58,7 +61,7 @@ class Progress:
             if better:
                 self.best = (self.valid, updates)
         else:
-            self.loss = fields.get(f"{prefix}loss", self.loss)
+            self.loss = get("loss", self.loss)
         return self.line(updates)
 
     def line(self, updates: int) -> str:
