@@ -75,3 +75,21 @@ def test_train_config_bad_input(tmp_path):
     bad.write_text("- a list\n")
     proc = train_config(bad, check=False)
     assert proc.returncode == 1 and "expected 'option: value' lines" in proc.stdout
+
+
+def test_pretrain_results_time_each_validation_by_the_training_records(tmp_path):
+    from xlmr_user.recipes.pretrain_results import collect
+
+    log = "".join([fairseq_line("train_inner", num_updates=50, wall=30.0, wps=900.0),
+                   fairseq_line("valid", loss=9.0, ppl=512.0, accuracy=5.0, num_updates=50,
+                                loss_en=8.0, ppl_en=256.0, accuracy_en=7.5),
+                   fairseq_line("train_inner", num_updates=100, wall=61.5, wps=1000.0),
+                   fairseq_line("valid", loss=8.0, ppl=256.0, accuracy=9.0, num_updates=100)])
+    (tmp_path / "train.log").write_text(log)
+    (tmp_path / "eval.log").write_text(fairseq_line("valid", loss=8.0, ppl=256.0, accuracy=9.0, ppl_en=200.0))
+    (tmp_path / "meta.json").write_text(json.dumps({"languages": ["en"], "lines": {"en": {"train": 9, "valid": 1}}}))
+    res = collect(str(tmp_path / "train.log"), str(tmp_path / "eval.log"), str(tmp_path / "meta.json"), {})
+    assert res["num_updates"] == 100 and res["train_wall_s"] == 61.5 and res["train_tokens_per_s"] == 1000.0
+    assert [(c["num_updates"], c["wall_s"]) for c in res["valid_curve"]] == [(50, 30.0), (100, 61.5)]
+    assert res["valid_curve"][0]["languages"] == {"en": {"loss": 8.0, "ppl": 256.0, "accuracy": 7.5}}
+    assert res["valid"]["languages"]["en"] == {"ppl": 200.0}

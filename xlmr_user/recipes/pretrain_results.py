@@ -25,10 +25,12 @@ def collect(train_log: str, eval_log: str, meta_path: str, extra: dict) -> dict:
     with open(train_log, encoding="utf-8") as f:
         text = f.read()
     results = dict(extra, languages=languages, lines=meta["lines"])
-    tag = "train" if json_records(text, "train") else "train_inner"
-    train = json_records(text, tag)
-    if train:
-        last = numbers(train[-1], tag)
+    train = json_records(text, "train")
+    # before the first epoch ends there are only train_inner records, whose keys have no prefix
+    last = numbers(train[-1], "train") if train else {
+        k: float(v) for k, v in (json_records(text, "train_inner") or [{}])[-1].items()
+        if k in ("num_updates", "wall", "wps")}
+    if last:
         results.update(num_updates=int(last.get("num_updates", 0)), train_wall_s=last.get("wall"),
                        train_tokens_per_s=last.get("wps"))
     results["params"] = logged_parameter_count(text)
@@ -36,9 +38,10 @@ def collect(train_log: str, eval_log: str, meta_path: str, extra: dict) -> dict:
     # wall time of the last training record before it
     curve, wall = [], None
     for line in text.splitlines():
-        for tag in ("train_inner", "train"):
-            for rec in json_records(line, tag):
-                wall = numbers(rec, tag).get("wall", wall)
+        for rec in json_records(line, "train_inner"):  # its keys have no prefix
+            wall = float(rec.get("wall", wall))
+        for rec in json_records(line, "train"):
+            wall = numbers(rec, "train").get("wall", wall)
         for rec in json_records(line, "valid"):
             v = numbers(rec, "valid")
             curve.append({"num_updates": int(v.get("num_updates", 0)), "wall_s": wall,
