@@ -41,7 +41,6 @@ MODEL = ["--arch", "xlmr_small", "--tokens-per-sample", "128", "--sample-break-m
 
 def throughput_job(name, task, criterion, data: Path, work: Path, minutes: float) -> Job:
     save_dir = work / name.split()[0]
-    shutil.rmtree(save_dir, ignore_errors=True)
     return Job(name, [PY, "-m", "fairseq_cli.train", str(data), "--user-dir", USER_DIR,
                       "--task", task, "--criterion", criterion, *MODEL,
                       "--stop-time-hours", f"{minutes / 60:.4f}", "--disable-validation",
@@ -64,13 +63,18 @@ def throughput(databin: Path, work: Path, args) -> list:
                            mono, work, args.throughput_minutes),
             throughput_job("fairseq masked_lm + masked_lm", "masked_lm", "masked_lm",
                            mono, work, args.throughput_minutes)]
-    print(f"throughput: 2 systems side by side, {args.throughput_minutes:g} min, "
-          f"{args.threads} thread(s) each", file=sys.stderr)
-    run_jobs(jobs, args.threads, True)
+    if args.reuse and all(Path(j.log).exists() for j in jobs):
+        print("throughput: reusing the logs of the last run (--reuse)", file=sys.stderr)
+        for job in jobs:
+            job.peak_rss_mb = float("nan")
+    else:
+        print(f"throughput: 2 systems side by side, {args.throughput_minutes:g} min, "
+              f"{args.threads} thread(s) each", file=sys.stderr)
+        run_jobs(jobs, args.threads, True)
     rows = []
     for job in jobs:
         text = Path(job.log).read_text()
-        recs = [numbers(r, "train_inner") for r in json_records(text, "train_inner")]
+        recs = [{k: float(v) for k, v in r.items()} for r in json_records(text, "train_inner")]  # unprefixed keys
         last = numbers(json_records(text, "train")[-1], "train") if json_records(text, "train") else recs[-1]
         rates = [r["wps"] for r in recs[1:]]  # each interval's tokens/s, the warm-up interval left out
         rows.append({"system": job.name, "updates": int(last["num_updates"]),
@@ -84,6 +88,9 @@ def throughput(databin: Path, work: Path, args) -> list:
 
 def pretrain(work: Path, args) -> dict:
     exp = work / "xlmr_small"
+    if args.reuse and (exp / "results.json").exists():
+        print(f"pretraining: reusing {exp} (--reuse)", file=sys.stderr)
+        return {**json.loads((exp / "results.json").read_text()), "model_dir": str(exp / "model")}
     cmd = ["bash", str(PRETRAIN), "--exp", str(exp), "--seed", "1",
            "--stop-time-hours", f"{args.pretrain_minutes / 60:.4f}"]
     if args.quick:
@@ -189,6 +196,8 @@ def add_parser(sub):
     p.add_argument("--finetune-updates", type=int, default=3000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="a smoke check of the pipeline; the numbers mean nothing")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse a finished pretraining run and throughput logs in --work (run the rest)")
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "pretrain"))
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
     p.set_defaults(run=run)
