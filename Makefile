@@ -47,7 +47,7 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 install-bench:  ## + transformers, the benchmarks' peers (their tests skip without it)
 	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
 
-test:  ## the whole test suite, end-to-end runs included (about 16 min)
+test:  ## the whole test suite, end-to-end runs included (20-25 min)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-fast:  ## the tests not marked slow
