@@ -7,6 +7,8 @@ from typing import Iterable
 
 logger = logging.getLogger(__name__)
 
+SPM_WORD_START = "\u2581"  # ▁: sentencepiece marks a piece that starts a word with it
+
 
 def train_sentencepiece(
     text_file: str,

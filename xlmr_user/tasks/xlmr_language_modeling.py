@@ -34,11 +34,11 @@ from ..errors import MissingDataError
 from ..fairseq_fixes import EvaluateEveryExample, guard_vocabulary
 from ..utils.params import log_parameter_counts
 from ..prep.files import DICT_FILE
+from ..prep.sentencepiece_model import SPM_WORD_START
 
 logger = logging.getLogger(__name__)
 
 WORD_BOUNDARY_CHOICES = ChoiceEnum(["auto", "token", "sentencepiece"])
-SPM_WORD_START = "\u2581"  # ▁
 
 
 @dataclass

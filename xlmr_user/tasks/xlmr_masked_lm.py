@@ -53,11 +53,11 @@ from ..errors import ConfigError, MissingDataError
 from ..fairseq_fixes import EvaluateEveryExample
 from ..prep.files import DICT_FILE
 from ..prep.pretraining import sampling_probabilities
+from ..prep.sentencepiece_model import SPM_WORD_START
 from ..utils.params import log_parameter_counts
 
 logger = logging.getLogger(__name__)
 
-SPM_WORD_START = "\u2581"  # ▁
 PREPARE_HINT = "prepare the data with data-prep/prepare_pretraining.sh"
 
 
