@@ -20,7 +20,7 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 BENCH_LM_ARGS ?= --budget-minutes 20 --concurrent
 BENCH_SST2_ARGS ?= --concurrent --threads 1
 
-.PHONY: install install-bench test test-fast help toy classify sst-2 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sst-2
+.PHONY: install install-bench test test-fast help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2
 
 help:  ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -63,6 +63,9 @@ classify:  ## any TSV folder: DATA=dir [ARCH= PRETRAINED= PEFT= ...]
 sst-2:  ## GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 	PYTHON=$(PY) bash examples/sst-2/run.sh
 
+sib-200:  ## SIB-200 zero-shot transfer: fine-tune on English, test every language (PRETRAINED=exp/pretrain/model; FROM=../shared/data/sib-200 offline)
+	PYTHON=$(PY) bash examples/sib-200/run.sh
+
 pretrain:  ## pretrain your own XLM-R (masked LM, 8 languages of ../shared/data; about 1 hour on a CPU)
 	PYTHON=$(PY) bash examples/pretrain/run.sh
 
@@ -85,6 +88,9 @@ bench-lm:  ## the wt2-mini LM benchmark only
 
 bench-pretrain:  ## masked-LM throughput vs fairseq, pretraining, SST-2 from the checkpoint (about 80 min)
 	$(PY) -m bench pretrain
+
+bench-sib-200:  ## cross-lingual transfer on SIB-200: pretrained vs scratch vs TF-IDF (about 100 min; PRETRAINED_ARGS="--pretrained DIR" skips pretraining)
+	$(PY) -m bench sib-200 $(PRETRAINED_ARGS)
 
 bench-sst-2:  ## the SST-2 benchmark only
 	$(PY) -m bench sst-2 --peers $(BENCH_SST2_ARGS)

@@ -44,6 +44,7 @@ setup(
             "xlmr-user-dir=xlmr_user.cli.check_install:print_user_dir",
             "xlmr-check-install=xlmr_user.cli.check_install:main",
             "xlmr-predict=xlmr_user.cli.predict:main",
+            "xlmr-evaluate=xlmr_user.cli.evaluate:main",
             "xlmr-export=xlmr_user.cli.export:main",
             "xlmr-export-pretrained=xlmr_user.cli.export_pretrained:main",
             "xlmr-prepare-pretraining=xlmr_user.cli.prepare_pretraining:main",

@@ -3,6 +3,7 @@
   wt2-mini    LM: the plugin vs fairseq's transformer_lm vs transformers GPT-2
   sst-2       classification: the plugin vs sentence_prediction vs transformers XLM-R, TF-IDF
   pretrain    masked LM: throughput vs fairseq's masked_lm; the pretrained checkpoint on SST-2
+  sib-200     cross-lingual transfer: fine-tune on English, test 12 languages; vs scratch, TF-IDF
   all         wt2-mini and sst-2, one after the other (``--quick``: a smoke check under 5 minutes)
   profile-lm  torch.profiler table of a wt2-mini system's training steps
   attention   fairseq's self-attention vs the plugin's SDPA path, forward + backward
@@ -11,7 +12,7 @@ import argparse
 import shlex
 import sys
 
-from . import attention, lm_wt2_mini, pretrain, profile_lm, sst2
+from . import attention, lm_wt2_mini, pretrain, profile_lm, sib200, sst2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     lm_wt2_mini.add_parser(sub)
     sst2.add_parser(sub)
     pretrain.add_parser(sub)
+    sib200.add_parser(sub)
     a = sub.add_parser("all", help="wt2-mini, then sst-2 --peers (the transformers peers only "
                        "when it is installed)")
     a.add_argument("--quick", action="store_true", help="each benchmark's --quick")

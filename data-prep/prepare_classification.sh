@@ -5,7 +5,8 @@
 #       [--vocab-size 8000] [--pretrained xlmr.base/] [--workers N] [--force]
 #
 # DIR holds train.tsv, dev.tsv (or valid.tsv) and optionally test.tsv, each
-# with a header 'sentence[<TAB>sentence2]<TAB>label'.  Every bad row is
+# with a header 'sentence[<TAB>sentence2]<TAB>label', or any header with
+# --text-column NAME [--text-pair-column NAME] --label-column NAME [--labels FILE].  Every bad row is
 # reported as FILE:LINE; nothing is written unless all input is valid.  A DEST
 # that is already complete (meta.json) is left alone unless --force.
 # Run with --help for every option.

@@ -210,3 +210,31 @@ def test_profile_lm_profiles_real_training_steps(tmp_path):
     assert "fairseq transformer_lm --decoder-layers 1" in out
     bad = run(base + ["--system", "gpt2"], cwd=ROOT, check=False)
     assert bad.returncode != 0 and "not one of the fairseq-trained systems" in bad.stdout
+
+
+def test_sib200_table_goals_and_tfidf(tmp_path):
+    """The SIB-200 benchmark's bookkeeping on a made-up result, and its TF-IDF
+    peer on the tiny parallel data of the cross-lingual tests."""
+    from bench.sib200 import goals, markdown, tfidf_rows
+    from test_crosslingual import write_sib
+
+    tf = tfidf_rows(write_sib(tmp_path / "sib"), ["ell_Grek", "eng_Latn", "fra_Latn"])
+    assert tf["in_language"]["eng_Latn"] > 60 and tf["in_language"]["ell_Grek"] > 60
+    assert tf["zero_shot"]["eng_Latn"] == tf["in_language"]["eng_Latn"]
+    assert tf["zero_shot"]["ell_Grek"] < 60  # no shared character n-grams with English
+    result = {"date": "2026-11-26", "quick": False, "threads": 1, "finetune_minutes": 10,
+              "pretraining_summary": "x", "pretraining_languages": ["el", "en"],
+              "languages": ["eng_Latn", "ell_Grek", "fra_Latn"], "tfidf": tf,
+              "systems": [{"system": "plugin", "lr": "3e-4", "updates": 100, "train_wall_s": 60,
+                           "valid_accuracy": 70, "peak_rss_mb": 500,
+                           "accuracy": {"eng_Latn": 100.0, "ell_Grek": tf["zero_shot"]["ell_Grek"] + 1,
+                                        "fra_Latn": 10.0},
+                           "unk_share": {"eng_Latn": 0.0, "ell_Grek": 0.25, "fra_Latn": 0.0}}]}
+    result["goals"] = goals(result)
+    # fra_Latn was not in pretraining: it does not count
+    assert [g["met"] for g in result["goals"]] == [True, True]
+    table = markdown(result)
+    assert "| ell_Grek | yes | 25.0% |" in table and "| fra_Latn | no | 0.0% | 10.0 |" in table
+    result["systems"][0]["accuracy"]["eng_Latn"] = 50.0
+    assert [g["met"] for g in goals(result)] == [True, False]
+    assert "NOT met" in markdown({**result, "goals": goals(result)})

@@ -12,18 +12,24 @@ Train (or fine-tune) a text classifier with fairseq-train --user-dir xlmr_user.
 
 Stages:
   1  data:      RECIPE/local/data.sh --dest DATA [--from FROM] (recipes without one take --data DIR)
-  2  prepare:   check the TSVs, sentencepiece (or PRETRAINED's), fairseq-preprocess -> EXP/data-bin
+  2  prepare:   check the TSVs in DATA (or DATA/DATA_SUBDIR), sentencepiece (or PRETRAINED's),
+                fairseq-preprocess -> EXP/data-bin
   3  train:     fairseq-train with the options of --train-config (RECIPE/conf/train.yaml), then
                 the knobs given here; --fp16 and all GPUs on a GPU machine, --cpu otherwise;
                 progress on the terminal, the whole log in EXP/train.log
   4  evaluate:  fairseq-validate with checkpoint_best.pt on valid (and test)
-  5  report:    EXP/model (xlmr-export), EXP/results.json, EXP/learning_curve.png
+  5  report:    EXP/model (xlmr-export); EVAL sets (xlmr-evaluate -> EXP/eval_sets.{json,png});
+                EXP/results.json, EXP/learning_curve.png
 Every stage skips finished work; a killed training run resumes from checkpoint_last.pt.
 DRY_RUN=1 prints each stage's command instead of running it.
 PRETRAINED=DIR (model.pt, dict.txt, sentencepiece.bpe.model, as in xlmr.base.tar.gz)
 fine-tunes that model with its own vocabulary; ARCH must be its size. PEFT=freeze|bitfit|lora
 trains part of it. LR=auto: 5e-4 from scratch; with PRETRAINED 1e-5 (full), 5e-4 (lora,
 bitfit), 1e-3 (freeze). Knobs left empty take their value from --train-config.
+Other column layouts: --text-column NAME [--text-pair-column NAME] --label-column NAME, and
+--labels-file FILE (one label a line) to fix the label order. EVAL="fra=PATH jpn=PATH" (or a
+quoted glob, each set named by its folder) evaluates the model on more labelled test sets,
+with its own vocabulary; {data} in EVAL and --labels-file stands for DATA.
 EOF
 )
 
@@ -45,6 +51,12 @@ max_update=${MAX_UPDATE:-0}
 seed=${SEED:-1}
 log_interval=${LOG_INTERVAL:-50}
 extra_train_args=${EXTRA_TRAIN_ARGS:-}
+data_subdir=${DATA_SUBDIR:-}
+text_column=${TEXT_COLUMN:-}
+text_pair_column=${TEXT_PAIR_COLUMN:-}
+label_column=${LABEL_COLUMN:-label}
+labels_file=${LABELS_FILE:-}
+eval=${EVAL:-}
 # empty: the value in --train-config
 arch=${ARCH:-}
 max_positions=${MAX_POSITIONS:-}
@@ -56,7 +68,8 @@ weight_decay=${WEIGHT_DECAY:-}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-5}
 conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay"
-_knobs="recipe_dir train_config from data name exp pretrained peft lora_rank lora_alpha vocab_size lr
+_knobs="recipe_dir train_config from data data_subdir text_column text_pair_column label_column
+        labels_file eval name exp pretrained peft lora_rank lora_alpha vocab_size lr
         warmup_ratio max_update seed log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
 source "$templates/parse_options.sh"
 
@@ -71,6 +84,8 @@ if ! stage_enabled 1 || [ ! -x "$recipe_dir/local/data.sh" ]; then
   [ -d "$data" ] || [ "${DRY_RUN:-0}" = 1 ] || die "$data: no such directory"
 fi
 mkdir -p "$(dirname "$data")" && data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
+data_dir=$data${data_subdir:+/$data_subdir}  # the folder with train.tsv, dev.tsv, test.tsv
+labels_file=${labels_file//\{data\}/$data}
 case "$peft" in
   full) peft_args=() ;;
   freeze) peft_args=(--freeze-encoder) ;;
@@ -86,7 +101,7 @@ elif [ "$peft" != full ]; then
 fi
 # one experiment folder per dataset, starting point and fine-tuning method
 if [ -z "$name" ]; then
-  name=$(basename "$data")
+  name=$(basename "$data")${data_subdir:+-$data_subdir}
   if [ -n "$pretrained" ]; then name+="-ft-$(basename "$pretrained")"; fi
   if [ "$peft" != full ]; then name+="-$peft"; fi
 fi
@@ -117,9 +132,12 @@ fi
 if stage_enabled 2 && [ -f "$databin/meta.json" ]; then
   log "stage 2: $databin is already prepared (meta.json), skipping"
 elif stage_enabled 2; then
-  log "stage 2: prepare $data -> $databin"
-  prep_args=(--from "$data" --dest "$databin" --vocab-size "$vocab_size")
+  log "stage 2: prepare $data_dir -> $databin"
+  prep_args=(--from "$data_dir" --dest "$databin" --vocab-size "$vocab_size" --label-column "$label_column")
   [ -n "$pretrained" ] && prep_args+=(--pretrained "$pretrained")
+  [ -n "$text_column" ] && prep_args+=(--text-column "$text_column")
+  [ -n "$text_pair_column" ] && prep_args+=(--text-pair-column "$text_pair_column")
+  [ -n "$labels_file" ] && prep_args+=(--labels "$labels_file")
   run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
 fi
 
@@ -133,10 +151,10 @@ use another --exp (or delete $ckpt to train again)"
   else
     if [ -f "$databin/meta.json" ]; then
       n_train=$(json_get "$databin/meta.json" splits.train)
-    elif [ -f "$data/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
-      n_train=$(( $(wc -l < "$data/train.tsv") - 1 ))
+    elif [ -f "$data_dir/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
+      n_train=$(( $(wc -l < "$data_dir/train.tsv") - 1 ))
     else  # dry run before stage 1
-      n_train=0; log "stage 3: (dry run) $data/train.tsv is not there yet: the update count is unknown"
+      n_train=0; log "stage 3: (dry run) $data_dir/train.tsv is not there yet: the update count is unknown"
     fi
     eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
     updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))
@@ -190,6 +208,17 @@ if stage_enabled 5; then
   for split in valid test; do
     [ -f "$exp/eval.$split.log" ] && eval_args+=(--eval "$split=$exp/eval.$split.log")
   done
+  if [ -n "$eval" ]; then
+    log "stage 5: evaluate $exp/model on $eval"
+    # word splitting on purpose: EVAL is a space-separated list; globs reach xlmr-evaluate unexpanded
+    set -f
+    # shellcheck disable=SC2086
+    run_cmd "$PYTHON" -m xlmr_user.cli.evaluate "$exp/model" $eval --data "$data" \
+      --out "$exp/eval_sets.json" --png "$exp/eval_sets.png" --title "$name: accuracy per test set" \
+      --batch-size "$batch_size" $( [ "$ngpu" -gt 0 ] && echo --device cuda )
+    set +f
+    eval_args+=(--eval-sets "$exp/eval_sets.json" --eval-png "$exp/eval_sets.png")
+  fi
   run_cmd "$PYTHON" -m xlmr_user.cli.report_classification --train-log "$exp/train.log" \
     --meta "$databin/meta.json" ${eval_args[@]+"${eval_args[@]}"} --tensorboard "$exp/tensorboard" \
     --png "$exp/learning_curve.png" --set "dataset=$name" --set "arch=$arch" \

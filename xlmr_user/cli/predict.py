@@ -23,6 +23,7 @@ import torch
 from ..errors import XlmrUserError
 from ..inference.model_dir import load_classifier, read_meta
 from ..inference.predict import Classifier, format_lines, read_input
+from ..prep.tsv import Columns
 from ..prep.files import MODEL_FILE
 from . import command
 
@@ -37,7 +38,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", default="-", help="input file (default: stdin)")
     p.add_argument("--output", default="-", help="output file (default: stdout)")
     p.add_argument("--tsv", action="store_true",
-                   help="input is a TSV with header 'sentence[<TAB>sentence2][<TAB>label]'")
+                   help="input is a TSV with header 'sentence[<TAB>sentence2][<TAB>label]', or the "
+                   "columns the model was trained on (its meta.json)")
     p.add_argument("--all-probs", action="store_true", help="print every label's probability")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -59,7 +61,8 @@ def main(argv=None) -> int:
     if a.device == "cuda" and not torch.cuda.is_available():
         raise XlmrUserError("--device cuda: no CUDA device is available here; use --device cpu")
     meta = read_meta(a.model_dir) or {}
-    rows, gold = read_input(a.input, a.tsv, 2 if meta.get("pair") else 1)
+    rows, gold = read_input(a.input, a.tsv, 2 if meta.get("pair") else 1,
+                            Columns.from_dict(meta.get("columns")))
     clf = Classifier(load_classifier(a.model_dir, a.checkpoint_file, a.device), a.batch_size)
     labels, probs = clf.predict(rows)
     text = "\n".join(format_lines(labels, probs, a.all_probs)) + "\n"

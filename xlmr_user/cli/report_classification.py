@@ -2,6 +2,7 @@
 the run's logs, and the learning curve (validation accuracy and macro-F1,
 training loss) as a PNG."""
 import argparse
+import json
 import os
 import sys
 
@@ -22,6 +23,9 @@ def main(argv=None) -> int:
                    help="extra fields (arch, dataset, ...)")
     p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
     p.add_argument("--png", help="learning-curve PNG to write")
+    p.add_argument("--eval-sets", metavar="JSON",
+                   help="xlmr-evaluate --out of extra test sets: one row per set in results.json")
+    p.add_argument("--eval-png", help="xlmr-evaluate --png chart of those sets")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     extra = parse_fields(a.set)
@@ -33,6 +37,11 @@ def main(argv=None) -> int:
                                [("valid", "accuracy"), ("valid", "macro_f1")], ylabel="valid %",
                                right=[("train_inner", "loss")], right_label="train loss"):
             results["learning_curve"] = os.path.basename(a.png)
+    if a.eval_sets:
+        with open(a.eval_sets) as f:
+            results["eval_sets"] = json.load(f)["sets"]
+        if a.eval_png and os.path.isfile(a.eval_png):
+            results["eval_sets_chart"] = os.path.basename(a.eval_png)
     write_results(results, a.out)
     return 0
 

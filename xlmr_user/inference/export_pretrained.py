@@ -2,6 +2,8 @@
 the layout of the official ``xlmr.base`` archive::
 
     DIR/model.pt  DIR/dict.txt  DIR/sentencepiece.bpe.model
+    DIR/pretraining.json    the corpus it was trained on (languages, lines): the
+                            prepared data's meta.json
 
 ``model.pt`` is a plain RoBERTa checkpoint: no optimizer state, and its task is
 fairseq's own ``masked_lm`` reading ``.``, so fairseq loads it without the
@@ -18,7 +20,7 @@ import torch
 
 from ..errors import MissingDataError, XlmrUserError
 from ..prep.atomic_dir import atomic_output_dir
-from ..prep.files import DICT_FILE, MODEL_FILE, SPM_FILE
+from ..prep.files import DICT_FILE, META_FILE, MODEL_FILE, PRETRAINING_FILE, SPM_FILE
 
 logger = logging.getLogger("xlmr_user.export_pretrained")
 # the task options fairseq's masked_lm keeps; the rest of xlmr_masked_lm's are dropped
@@ -56,6 +58,8 @@ def export_pretrained(checkpoint: str, data: str, out: str, force: bool = False,
     with atomic_output_dir(out, force=force) as tmp:
         shutil.copyfile(os.path.join(data, DICT_FILE), os.path.join(tmp, DICT_FILE))
         shutil.copyfile(os.path.join(data, SPM_FILE), os.path.join(tmp, SPM_FILE))
+        if os.path.isfile(os.path.join(data, META_FILE)):
+            shutil.copyfile(os.path.join(data, META_FILE), os.path.join(tmp, PRETRAINING_FILE))
         torch.save(plain_masked_lm_state(state), os.path.join(tmp, MODEL_FILE))
         hub = RobertaModel.from_pretrained(tmp, checkpoint_file=MODEL_FILE, data_name_or_path=".",
                                            bpe="sentencepiece",

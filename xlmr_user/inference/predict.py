@@ -8,7 +8,7 @@ from typing import Iterable, List, Sequence, Tuple
 import torch
 
 from ..errors import DataError
-from ..prep.tsv import read_tsv
+from ..prep.tsv import Columns, read_tsv
 
 
 
@@ -40,8 +40,9 @@ def read_plain_lines(stream: io.BufferedReader, name: str, n_columns: int) -> Li
     return rows
 
 
-def read_input(path: str, tsv: bool, n_columns: int):
-    """Rows of texts, and the gold labels when a TSV has a label column."""
+def read_input(path: str, tsv: bool, n_columns: int, columns: Columns = Columns()):
+    """Rows of texts, and the gold labels when a TSV has a label column
+    (``columns``: the model's training columns, from its meta.json)."""
     if not tsv:
         if path == "-":
             return read_plain_lines(sys.stdin.buffer, "<stdin>", n_columns), None
@@ -53,11 +54,11 @@ def read_input(path: str, tsv: bool, n_columns: int):
         with tempfile.NamedTemporaryFile("wb", suffix=".tsv", delete=False) as f:
             f.write(sys.stdin.buffer.read())
         try:
-            split = read_tsv(f.name, require_label=False)
+            split = read_tsv(f.name, require_label=False, columns=columns)
         finally:
             os.unlink(f.name)
     else:
-        split = read_tsv(path, require_label=False)
+        split = read_tsv(path, require_label=False, columns=columns)
     if len(split.text_columns) != n_columns:
         raise DataError(f"{path}:1: {len(split.text_columns)} text column(s), but the model reads "
                         f"{'pairs' if n_columns == 2 else 'single sentences'}")
@@ -77,14 +78,19 @@ class Classifier:
         self.labels = labels.symbols[labels.nspecial:labels.nspecial + task.cfg.num_classes]
         self.pad = task.source_dictionary.pad()
 
-    def encode(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.hub.encode(*texts)[: self.max_positions]
+    def tokenize(self, rows: Sequence[Sequence[str]]) -> List[torch.Tensor]:
+        """``<s> a </s>`` (pairs: ``<s> a </s> </s> b </s>``) per row, not truncated."""
+        return [self.hub.encode(*r) for r in rows]
+
+    def log_probs(self, rows: Sequence[Sequence[str]]) -> torch.Tensor:
+        return self.log_probs_of(self.tokenize(rows))
 
     @torch.inference_mode()
-    def log_probs(self, rows: Sequence[Sequence[str]]) -> torch.Tensor:
+    def log_probs_of(self, tokens: Sequence[torch.Tensor]) -> torch.Tensor:
+        """(N, num_classes), truncated to --max-positions as in training."""
         from fairseq.data.data_utils import collate_tokens
 
-        tokens = [self.encode(r) for r in rows]
+        tokens = [t[: self.max_positions] for t in tokens]
         order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         out = torch.empty(len(tokens), len(self.labels))
         device = next(self.hub.model.parameters()).device

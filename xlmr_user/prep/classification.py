@@ -1,7 +1,11 @@
 """Prepare a classification dataset for ``--task text_classification``.
 
 Input: ``train.tsv``, ``dev.tsv`` (or ``valid.tsv``) and optional ``test.tsv``
-with a header ``sentence[<TAB>sentence2]<TAB>label``.
+with a header ``sentence[<TAB>sentence2]<TAB>label``, or any header whose
+columns are named by a :class:`~xlmr_user.prep.tsv.Columns` (``--text-column``,
+``--text-pair-column``, ``--label-column``).  The label order (class index i =
+label i) is the training labels sorted, or a label list file (``--labels``,
+one label a line), which also admits labels the training split lacks.
 
 Output (the layout fairseq's GLUE recipes use)::
 
@@ -25,14 +29,15 @@ import logging
 import os
 import shutil
 from collections import Counter
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .binarize import build_dictionary, fairseq_preprocess, write_label_dictionary
 from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
 from .files import DICT_FILE, META_FILE, SPM_FILE
-from .tsv import TsvSplit, check_labels_known, check_same_columns, label_sort_key, read_tsv
+from .tsv import (Columns, check_labels_known, check_same_columns, label_sort_key,
+                  read_tsv)
 
 logger = logging.getLogger("xlmr_user.prep.classification")
 
@@ -65,20 +70,48 @@ def find_split_files(src_dir: str) -> Dict[str, str]:
     return found
 
 
-def read_splits(files: Dict[str, str]) -> Dict[str, TsvSplit]:
-    splits = {"train": read_tsv(files["train"], require_label=True)}
-    labels = sorted(set(splits["train"].labels), key=label_sort_key)
+def read_label_list(path: str) -> List[str]:
+    """A label list file: one label a line, in class-index order."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file (--labels: one label a line)")
+    labels: List[str] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            label = line.strip()
+            if not label:
+                continue
+            if len(label.split()) != 1:
+                raise DataError(f"{path}:{lineno}: label {label!r} contains whitespace; "
+                                "the file holds one label a line")
+            if label in labels:
+                raise DataError(f"{path}:{lineno}: label {label!r} is listed twice")
+            labels.append(label)
     if len(labels) < 2:
-        raise DataError(f"{files['train']}: only one label ({labels[0]!r}); "
-                        "classification needs at least two")
+        raise DataError(f"{path}: lists {len(labels)} label(s); classification needs at least two")
+    return labels
+
+
+def read_splits(files: Dict[str, str], columns: Columns = Columns(),
+                labels_file: Optional[str] = None):
+    """The splits, checked, and the label list (class index order)."""
+    splits = {"train": read_tsv(files["train"], require_label=True, columns=columns)}
+    if labels_file:
+        labels, source = read_label_list(labels_file), f"the label list {labels_file}"
+        check_labels_known(splits["train"], labels, source)
+    else:
+        labels = sorted(set(splits["train"].labels), key=label_sort_key)
+        source = f"the training data {files['train']}"
+        if len(labels) < 2:
+            raise DataError(f"{files['train']}: only one label ({labels[0]!r}); "
+                            "classification needs at least two")
     for split in ("valid", "test"):
         if split not in files:
             continue
-        s = read_tsv(files[split], require_label=(split == "valid"))
+        s = read_tsv(files[split], require_label=(split == "valid"), columns=columns)
         check_same_columns(s, splits["train"])
-        check_labels_known(s, labels, files["train"])
+        check_labels_known(s, labels, source)
         splits[split] = s
-    return splits
+    return splits, labels
 
 
 def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str,
@@ -113,6 +146,8 @@ def prepare(
     dictionary: Optional[str] = None,
     workers: int = 1,
     force: bool = False,
+    columns: Columns = Columns(),
+    labels_file: Optional[str] = None,
 ) -> dict:
     """Validate, tokenize and binarize; return the metadata written to meta.json."""
     if pretrained:
@@ -124,9 +159,8 @@ def prepare(
         if not os.path.isfile(path):
             raise DataError(f"{path}: no such file")
 
-    splits = read_splits(src_files)  # all validation happens before any output
+    splits, labels = read_splits(src_files, columns, labels_file)  # all checks before any output
     train = splits["train"]
-    labels = sorted(set(train.labels), key=label_sort_key)
     n_inputs = len(train.text_columns)
 
     with atomic_output_dir(dest, force=force) as tmp:
@@ -181,6 +215,7 @@ def prepare(
             "labels": labels,
             "pair": n_inputs == 2,
             "text_columns": train.text_columns,
+            "columns": columns.to_dict(),
             "splits": {name: len(s) for name, s in splits.items()},
             "labelled_splits": sorted(label_files),
             "sources": {name: os.path.abspath(s.path) for name, s in splits.items()},

@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 import urllib.request
+from typing import Optional
 
 from ..errors import DataError
 
@@ -23,9 +24,10 @@ def verify(path: str, expected: str) -> None:
                         "the file is corrupt or not the official release (delete it and retry)")
 
 
-def fetch(url: str, cache_dir: str, expected_sha256: str, hint: str) -> str:
+def fetch(url: str, cache_dir: str, expected_sha256: Optional[str], hint: str) -> str:
     """``cache_dir/<basename of url>``, downloaded if missing (via a ``.part``
-    file), verified against ``expected_sha256``; ``hint`` says how to go offline."""
+    file), verified against ``expected_sha256`` (``None``: no recorded checksum,
+    a warning prints the file's); ``hint`` says how to go offline."""
     os.makedirs(cache_dir, exist_ok=True)
     archive = os.path.join(cache_dir, os.path.basename(url))
     if not os.path.exists(archive):
@@ -37,5 +39,9 @@ def fetch(url: str, cache_dir: str, expected_sha256: str, hint: str) -> str:
         except OSError as e:
             raise DataError(f"{url}: download failed ({e}); download it by hand and {hint}") from None
         os.replace(tmp, archive)
-    verify(archive, expected_sha256)
+    if expected_sha256 is None:
+        print(f"warning: {url}: no recorded sha256 to check it against; its sha256 is "
+              f"{sha256(archive)}", file=sys.stderr)
+    else:
+        verify(archive, expected_sha256)
     return archive

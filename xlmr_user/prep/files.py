@@ -4,3 +4,4 @@ META_FILE = "meta.json"                  # what preparation wrote: labels, split
 SPM_FILE = "sentencepiece.bpe.model"     # the sentencepiece model, as in xlmr.base.tar.gz
 DICT_FILE = "dict.txt"                   # fairseq dictionary
 MODEL_FILE = "model.pt"                  # the checkpoint of a model directory
+PRETRAINING_FILE = "pretraining.json"    # a pretrained model directory: the corpus (languages, lines)

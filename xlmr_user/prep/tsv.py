@@ -5,10 +5,13 @@ Format: a header line, then one example per line, tab-separated::
     sentence<TAB>label
     sentence1<TAB>sentence2<TAB>label
 
-The column named ``label`` holds the class; columns named ``index``, ``idx`` or
-``id`` are ignored; the remaining one or two columns are the text, in file
-order.  A file without a ``label`` column is accepted where labels are optional
-(an unlabelled test split).
+By default the column named ``label`` holds the class; columns named
+``index``, ``idx``, ``id`` or ending in ``_id`` are ignored; the remaining one
+or two columns are the text, in file order.  Datasets in their own layout name
+their columns instead (:class:`Columns`; SIB-200's ``index_id<TAB>category<TAB>text``
+is ``Columns(text="text", label="category")``); other columns are then ignored.
+Header names match case-insensitively.  A file without the label column is
+accepted where labels are optional (an unlabelled test split).
 
 Every problem is reported as ``path:line: what is wrong``; up to
 ``MAX_ERRORS`` problems per file are collected before giving up, so a user can
@@ -17,7 +20,7 @@ fix a file in one pass.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from ..errors import DataError
@@ -25,6 +28,22 @@ from ..errors import DataError
 MAX_ERRORS = 20
 IGNORED_COLUMNS = {"index", "idx", "id"}
 LABEL_COLUMN = "label"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which header names hold the text, the second text of a pair, the label.
+    ``text=None`` picks the text columns as described above."""
+    text: Optional[str] = None
+    text_pair: Optional[str] = None
+    label: str = LABEL_COLUMN
+
+    @classmethod
+    def from_dict(cls, d: Optional[dict]) -> "Columns":
+        return cls(**d) if d else cls()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -63,32 +82,51 @@ def _decode_lines(path: str):
             yield lineno, text.rstrip("\r\n")
 
 
-def _parse_header(path: str, header: str, require_label: bool):
+def _ignored(name: str) -> bool:
+    return name in IGNORED_COLUMNS or name.endswith("_id")
+
+
+def _parse_header(path: str, header: str, require_label: bool, columns: Columns):
     names = [c.strip().lower() for c in header.split("\t")]
-    label_idx = [i for i, n in enumerate(names) if n == LABEL_COLUMN]
-    text_idx = [
-        i for i, n in enumerate(names) if n != LABEL_COLUMN and n not in IGNORED_COLUMNS
-    ]
-    expected = "expected a header 'sentence[<TAB>sentence2]<TAB>label'"
-    if len(label_idx) > 1:
-        raise DataError(f"{path}:1: more than one 'label' column; {expected}")
-    if require_label and not label_idx:
-        raise DataError(f"{path}:1: no 'label' column in header {header!r}; {expected}")
+    found = f"the header has: {', '.join(c.strip() for c in header.split(chr(9)))}"
+
+    def find(name: str, flag: str, required: bool):
+        hits = [i for i, n in enumerate(names) if n == name.lower()]
+        if len(hits) > 1:
+            raise DataError(f"{path}:1: more than one column named {name!r}; {found}")
+        if not hits and required:
+            raise DataError(f"{path}:1: no {name!r} column ({flag}); {found}; "
+                            f"name the right one with {flag}")
+        return hits[0] if hits else None
+
+    label_idx = find(columns.label, "--label-column", require_label)
+    if columns.text:
+        text_idx = [find(columns.text, "--text-column", True)]
+        if columns.text_pair:
+            text_idx.append(find(columns.text_pair, "--text-pair-column", True))
+        if label_idx in text_idx or len(set(text_idx)) != len(text_idx):
+            raise DataError(f"{path}:1: --text-column, --text-pair-column and --label-column "
+                            f"must name different columns; {found}")
+        return names, text_idx, label_idx
+    if columns.text_pair:
+        raise DataError("--text-pair-column needs --text-column too")
+    text_idx = [i for i, n in enumerate(names) if i != label_idx and not _ignored(n)]
     if len(text_idx) not in (1, 2):
         raise DataError(
-            f"{path}:1: found {len(text_idx)} text columns in header {header!r}; {expected}"
-        )
-    return names, text_idx, (label_idx[0] if label_idx else None)
+            f"{path}:1: found {len(text_idx)} text columns ({', '.join(names[i] for i in text_idx)}); "
+            f"{found}; expected 'sentence[<TAB>sentence2]<TAB>{columns.label}', or name the "
+            "columns with --text-column [--text-pair-column] --label-column")
+    return names, text_idx, label_idx
 
 
-def read_tsv(path: str, require_label: bool = True) -> TsvSplit:
+def read_tsv(path: str, require_label: bool = True, columns: Columns = Columns()) -> TsvSplit:
     """Read and validate one TSV split.  Raises DataError listing every problem."""
     lines = _decode_lines(path)
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise DataError(f"{path}:1: empty file or empty header line; expected a header "
                         "'sentence[<TAB>sentence2]<TAB>label'")
-    names, text_idx, label_idx = _parse_header(path, first[1], require_label)
+    names, text_idx, label_idx = _parse_header(path, first[1], require_label, columns)
     split = TsvSplit(
         path=path,
         text_columns=[names[i] for i in text_idx],
@@ -143,13 +181,14 @@ def label_sort_key(label: str):
 
 
 def check_labels_known(split: TsvSplit, known: Sequence[str], train_path: str) -> None:
-    """Every label of ``split`` must occur in the training split."""
+    """Every label of ``split`` must occur in ``known`` (the training split's
+    labels, or a label list file: ``train_path`` names where they come from)."""
     if split.labels is None:
         return
     known_set = set(known)
     errors = [
-        f"{split.path}:{lineno}: label {label!r} does not occur in the training data "
-        f"{train_path} (known labels: {', '.join(known)})"
+        f"{split.path}:{lineno}: label {label!r} does not occur in {train_path} "
+        f"(known labels: {', '.join(known)})"
         for lineno, label in zip(split.line_numbers, split.labels)
         if label not in known_set
     ]
