@@ -45,6 +45,7 @@ setup(
             "xlmr-check-install=xlmr_user.cli.check_install:main",
             "xlmr-predict=xlmr_user.cli.predict:main",
             "xlmr-evaluate=xlmr_user.cli.evaluate:main",
+            "xlmr-serve=xlmr_user.cli.serve:main",
             "xlmr-export=xlmr_user.cli.export:main",
             "xlmr-export-pretrained=xlmr_user.cli.export_pretrained:main",
             "xlmr-prepare-pretraining=xlmr_user.cli.prepare_pretraining:main",

@@ -1,0 +1,105 @@
+"""``xlmr-serve``: serve a model directory over HTTP, with dynamic batching.
+
+    xlmr-serve exp/classification/sst-2/model                # classifier: POST /v1/classify
+    xlmr-serve exp/pretrain/model                            # masked LM:  POST /v1/fill-mask
+    xlmr-serve data-bin/wikitext-2 --checkpoint-file /abs/checkpoints/checkpoint_best.pt   # LM: /v1/score
+    curl -s localhost:8000/v1/classify -H 'Content-Type: application/json' \\
+         -d '{"inputs": ["what a lovely film"]}'
+
+Requests wait in one bounded queue; one model worker takes up to
+--max-batch-size texts (waiting at most --max-batch-delay-ms for more) and runs
+them as one length-sorted batch.  A full queue answers 503 with Retry-After.
+Also GET /v1/model, /health (200 once loaded) and /metrics (Prometheus).  It
+binds to 127.0.0.1 unless --host says otherwise; --api-key-file requires
+"Authorization: Bearer TOKEN" on /v1/*.  SIGTERM (or Ctrl-C) stops accepting
+connections, answers the requests in flight, and exits 0.
+"""
+import argparse
+import logging
+import os
+import signal
+import sys
+
+import torch
+
+from ..errors import ConfigError, XlmrUserError
+from ..prep.files import MODEL_FILE
+from . import command
+
+logger = logging.getLogger("xlmr_user.serve")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xlmr-serve", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("model_dir", help="xlmr-export / xlmr-export-pretrained directory, or an LM data-bin")
+    p.add_argument("--checkpoint-file", default=MODEL_FILE, help="relative to MODEL_DIR or absolute")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--max-batch-size", type=int, default=32, help="texts per model batch")
+    p.add_argument("--max-batch-delay-ms", type=float, default=5.0,
+                   help="how long the first request of a batch waits for others")
+    p.add_argument("--max-queue", type=int, default=1024, help="texts waiting at most; then 503")
+    p.add_argument("--max-texts", type=int, default=256, help="texts per request at most (413)")
+    p.add_argument("--max-chars", type=int, default=10_000, help="characters per text at most (413)")
+    p.add_argument("--api-key-file", help="file holding the bearer token required on /v1/*")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+def read_api_key(path: str) -> str:
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: no such file (--api-key-file)")
+    with open(path, encoding="utf-8") as f:
+        key = f.read().strip()
+    if not key or any(c.isspace() for c in key):
+        raise ConfigError(f"{path}: the token must be one non-empty word (--api-key-file)")
+    return key
+
+
+@command()
+def main(argv=None) -> int:
+    import uvicorn
+
+    from ..serving.app import ServeConfig, create_app
+
+    a = get_parser().parse_args(argv)
+    logging.getLogger("fairseq").setLevel(logging.WARNING)  # the hub logs its whole config at INFO
+    for name, value in (("--max-batch-size", a.max_batch_size), ("--max-queue", a.max_queue),
+                        ("--max-texts", a.max_texts), ("--max-chars", a.max_chars)):
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, not {value}")
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise XlmrUserError("--device cuda: no CUDA device is available here; use --device cpu")
+    if not os.path.isdir(a.model_dir):
+        raise XlmrUserError(f"{a.model_dir}: no such directory")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = ServeConfig(a.model_dir, a.checkpoint_file, a.device, a.max_batch_size, a.max_batch_delay_ms,
+                      a.max_queue, a.max_texts, a.max_chars,
+                      read_api_key(a.api_key_file) if a.api_key_file else None)
+    if a.host not in ("127.0.0.1", "localhost", "::1") and cfg.api_key is None:
+        logger.warning("binding to %s without --api-key-file: anyone who can reach it can use it", a.host)
+    failed = []
+
+    def stop_on_load_error(message: str) -> None:
+        failed.append(message)
+        server.should_exit = True
+
+    server = uvicorn.Server(uvicorn.Config(create_app(cfg, on_load_error=stop_on_load_error),
+                                           host=a.host, port=a.port, log_level=a.log_level,
+                                           access_log=a.log_level == "debug"))
+    # uvicorn handles SIGTERM gracefully (stop accepting, finish requests in flight) and then
+    # re-raises it to the handler it found; this one makes that a clean exit 0
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    server.run()
+    if failed:
+        raise XlmrUserError(f"{a.model_dir}: the model did not load: {failed[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""What the server runs: one model directory, loaded once, answering batches.
+
+The kind comes from the checkpoint's task:
+
+==========================  ===========  =========================================
+task                        kind         endpoint
+==========================  ===========  =========================================
+text_classification         classifier   ``POST /v1/classify`` (xlmr-export dirs)
+xlmr_language_modeling      lm           ``POST /v1/score`` (DIR/dict.txt + checkpoint)
+masked_lm, xlmr_masked_lm   masked_lm    ``POST /v1/fill-mask`` (xlmr-export-pretrained)
+==========================  ===========  =========================================
+
+Every checkpoint loads through fairseq's ``load_checkpoint_to_cpu``, which the
+plugin restricts to torch's ``weights_only`` allow-list: nothing in a file runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from typing import List, Sequence
+
+import torch
+
+from ..errors import MissingDataError, XlmrUserError
+from ..prep.files import DICT_FILE, MODEL_FILE, SPM_FILE
+
+CLASSIFY, SCORE, FILL_MASK = "classify", "score", "fill-mask"
+KINDS = {"text_classification": "classifier", "xlmr_language_modeling": "lm",
+         "language_modeling": "lm", "masked_lm": "masked_lm", "xlmr_masked_lm": "masked_lm"}
+ENDPOINT = {"classifier": CLASSIFY, "lm": SCORE, "masked_lm": FILL_MASK}
+FILL_MASK_CANDIDATES = 50  # top-k computed per mask; a request's top_k is at most this
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Backend:
+    kind = ""
+
+    def __init__(self, model_dir: str, checkpoint: str, device: str):
+        self.model_dir, self.checkpoint, self.device = model_dir, checkpoint, device
+
+    @property
+    def endpoint(self) -> str:
+        return ENDPOINT[self.kind]
+
+    def info(self) -> dict:
+        return {"kind": self.kind, "endpoint": f"/v1/{self.endpoint}",
+                "architecture": self.architecture, "parameters": self.parameters,
+                "checkpoint": os.path.abspath(self.checkpoint), "checkpoint_sha256": self.sha256,
+                "max_positions": self.max_positions, "device": self.device}
+
+    def _describe(self, model, cfg) -> None:
+        self.architecture = getattr(cfg.model, "arch", None) or getattr(cfg.model, "_name", None)
+        self.parameters = sum(p.numel() for p in model.parameters())
+        self.sha256 = file_sha256(self.checkpoint)
+
+    def run(self, items: Sequence) -> List:
+        raise NotImplementedError
+
+    def length(self, item) -> int:
+        """Sort key: inputs of similar length share a batch (less padding)."""
+        return sum(len(t) for t in item) if isinstance(item, (list, tuple)) else len(item)
+
+
+class ClassifierBackend(Backend):
+    """An ``xlmr-export`` directory: probabilities over the labels per input."""
+    kind = "classifier"
+
+    def __init__(self, model_dir, checkpoint, device, batch_size):
+        super().__init__(model_dir, checkpoint, device)
+        from ..inference.model_dir import load_classifier, read_meta
+        from ..inference.predict import Classifier
+
+        hub = load_classifier(model_dir, checkpoint, device)
+        self.clf = Classifier(hub, batch_size)
+        self.labels = list(self.clf.labels)
+        self.pair = bool((read_meta(model_dir) or {}).get("pair"))
+        self.max_positions = self.clf.max_positions
+        self._describe(hub.model, hub.cfg)
+
+    def info(self) -> dict:
+        return {**super().info(), "labels": self.labels, "pair": self.pair}
+
+    def run(self, items):
+        rows = [tuple(i) if isinstance(i, (list, tuple)) else (i,) for i in items]
+        return self.clf.log_probs(rows).exp().tolist()
+
+
+class LanguageModelBackend(Backend):
+    """``xlmr_language_modeling`` checkpoints: log-probability of each text
+    (its tokens and the end of sentence), token and word perplexity, scored as
+    ``fairseq-eval-lm --sample-break-mode eos`` scores a line: the first token
+    is predicted from ``</s>``."""
+    kind = "lm"
+
+    def __init__(self, model_dir, checkpoint, device, batch_size):
+        super().__init__(model_dir, checkpoint, device)
+        import xlmr_user  # noqa: F401
+        from fairseq import checkpoint_utils
+
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+            [checkpoint], arg_overrides={"data": model_dir})
+        self.model = models[0].eval().to(device)
+        self.task, self.dict = task, task.target_dictionary
+        self.batch_size = batch_size
+        spm = os.path.join(model_dir, SPM_FILE)
+        self.spm = None
+        if os.path.isfile(spm):
+            import sentencepiece
+
+            self.spm = sentencepiece.SentencePieceProcessor(model_file=spm)
+        self.word_start = getattr(task, "word_start", None)
+        self.max_positions = self.model.max_positions()
+        self._describe(self.model, cfg)
+
+    def encode(self, text: str) -> torch.Tensor:
+        if self.spm is not None:
+            text = " ".join(self.spm.encode(text, out_type=str))
+        return self.dict.encode_line(text, append_eos=True, add_if_not_exist=False).long()
+
+    @torch.inference_mode()
+    def run(self, items):
+        from fairseq.data.data_utils import collate_tokens
+
+        eos, pad = self.dict.eos(), self.dict.pad()
+        tokens = [self.encode(t)[: self.max_positions] for t in items]
+        out = [None] * len(tokens)
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            tgt = collate_tokens([tokens[i] for i in idx], pad).to(self.device)
+            src = collate_tokens([torch.cat([tokens[i].new([eos]), tokens[i][:-1]]) for i in idx], pad)
+            src = src.to(self.device)
+            lengths = torch.tensor([len(tokens[i]) for i in idx], device=self.device)
+            net = self.model(src_tokens=src, src_lengths=lengths)
+            lprobs = self.model.get_normalized_probs(net, log_probs=True, sample={"target": tgt})
+            lp = lprobs.gather(-1, tgt.unsqueeze(-1)).squeeze(-1).float()
+            mask = tgt.ne(pad)
+            for row, i in enumerate(idx):
+                t = tgt[row][mask[row]]
+                logprob = float(lp[row][mask[row]].sum())
+                words = int(self.word_start[t.cpu()].sum()) if self.word_start is not None else len(t)
+                out[i] = {"logprob": logprob, "tokens": len(t), "words": words,
+                          "token_ppl": math.exp(-logprob / len(t)),
+                          "word_ppl": math.exp(-logprob / max(words, 1)),
+                          "unk_tokens": int((t == self.dict.unk()).sum())}
+        return out
+
+
+class MaskedLMBackend(Backend):
+    """An ``xlmr-export-pretrained`` directory (the xlmr.base layout): fairseq's
+    own ``fill_mask`` per text with one ``<mask>`` (candidates that are not
+    words, such as special symbols, are left out as fairseq leaves them out)."""
+    kind = "masked_lm"
+    MASK = "<mask>"
+
+    def __init__(self, model_dir, checkpoint, device, batch_size):
+        super().__init__(model_dir, checkpoint, device)
+        import xlmr_user  # noqa: F401
+        from fairseq.models.roberta import RobertaModel
+
+        self.hub = RobertaModel.from_pretrained(
+            os.path.abspath(model_dir), checkpoint_file=os.path.abspath(checkpoint),
+            data_name_or_path=".", bpe="sentencepiece",
+            sentencepiece_model=os.path.join(os.path.abspath(model_dir), SPM_FILE)).eval()
+        if device != "cpu":
+            self.hub.to(device)
+        self.max_positions = self.hub.model.max_positions()
+        self.candidates = min(FILL_MASK_CANDIDATES, len(self.hub.task.source_dictionary))
+        self._describe(self.hub.model, self.hub.cfg)
+
+    @torch.inference_mode()
+    def run(self, items):
+        """``items``: ``(text, top_k)`` pairs."""
+        return [[{"sequence": s, "probability": float(p), "token": t}
+                 for s, p, t in self.hub.fill_mask(text, topk=min(k, self.candidates))] for text, k in items]
+
+
+def checkpoint_task(checkpoint: str) -> str:
+    """The task name stored in a checkpoint (loaded with the allow-list)."""
+    import xlmr_user  # noqa: F401  (installs the safe loader)
+    from fairseq import checkpoint_utils
+
+    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
+    cfg = state.get("cfg") or {}
+    task = cfg.get("task") if isinstance(cfg, dict) else getattr(cfg, "task", None)
+    name = (task or {}).get("_name") if isinstance(task, dict) else getattr(task, "_name", None)
+    if name is None and state.get("args") is not None:
+        name = getattr(state["args"], "task", None)
+    return name
+
+
+def load_backend(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str = "cpu",
+                 batch_size: int = 32) -> Backend:
+    if not os.path.isdir(model_dir):
+        raise MissingDataError(f"{model_dir}: no such directory")
+    checkpoint = checkpoint_file if os.path.isabs(checkpoint_file) else os.path.join(model_dir, checkpoint_file)
+    if not os.path.isfile(checkpoint):
+        raise MissingDataError(f"{checkpoint}: no such checkpoint (--checkpoint-file)")
+    task = checkpoint_task(checkpoint)
+    kind = KINDS.get(task)
+    if kind is None:
+        raise XlmrUserError(f"{checkpoint}: a '{task}' checkpoint; xlmr-serve serves "
+                            f"{', '.join(sorted(KINDS))} checkpoints")
+    if kind == "lm" and not os.path.isfile(os.path.join(model_dir, DICT_FILE)):
+        raise MissingDataError(f"{os.path.join(model_dir, DICT_FILE)}: no such file; a language-model "
+                               "directory holds the dict.txt it was trained with (its data-bin)")
+    cls = {"classifier": ClassifierBackend, "lm": LanguageModelBackend, "masked_lm": MaskedLMBackend}[kind]
+    return cls(model_dir, checkpoint, device, batch_size)
