@@ -4,6 +4,7 @@
   sst-2       classification: the plugin vs sentence_prediction vs transformers XLM-R, TF-IDF
   pretrain    masked LM: throughput vs fairseq's masked_lm; the pretrained checkpoint on SST-2
   sib-200     cross-lingual transfer: fine-tune on English, test 12 languages; vs scratch, TF-IDF
+  serve       xlmr-serve under load (1-128 clients): dynamic batching vs batch 1 vs a naive server
   all         wt2-mini and sst-2, one after the other (``--quick``: a smoke check under 5 minutes)
   profile-lm  torch.profiler table of a wt2-mini system's training steps
   attention   fairseq's self-attention vs the plugin's SDPA path, forward + backward
@@ -12,7 +13,7 @@ import argparse
 import shlex
 import sys
 
-from . import attention, lm_wt2_mini, pretrain, profile_lm, sib200, sst2
+from . import attention, lm_wt2_mini, pretrain, profile_lm, serve, sib200, sst2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sst2.add_parser(sub)
     pretrain.add_parser(sub)
     sib200.add_parser(sub)
+    serve.add_parser(sub)
     a = sub.add_parser("all", help="wt2-mini, then sst-2 --peers (the transformers peers only "
                        "when it is installed)")
     a.add_argument("--quick", action="store_true", help="each benchmark's --quick")

@@ -34,7 +34,7 @@ class ServeConfig:
     checkpoint_file: str = "model.pt"
     device: str = "cpu"
     max_batch_size: int = 32
-    max_batch_delay_ms: float = 5.0
+    max_batch_delay_ms: float = 0.0
     max_queue: int = 1024          # texts waiting; beyond it: 503 + Retry-After
     max_texts: int = 256           # per request: 413
     max_chars: int = 10_000        # per text: 413

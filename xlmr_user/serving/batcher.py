@@ -1,6 +1,8 @@
 """Dynamic batching: requests wait in one bounded queue; one worker thread
-takes up to ``max_batch_size`` texts (waiting at most ``max_delay_s`` after the
-first for more), runs the model once on them, and answers each request."""
+takes up to ``max_batch_size`` texts, runs the model once on them, and answers
+each request.  It takes what is queued when it is free (requests that arrive
+while the model runs form the next batch) and, with ``max_delay_s`` > 0,
+waits that long after the oldest request's arrival for more."""
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +27,7 @@ class _Request:
 
 class DynamicBatcher:
     def __init__(self, run: Callable[[List], List], max_batch_size: int = 32,
-                 max_delay_s: float = 0.005, max_queue: int = 1024,
+                 max_delay_s: float = 0.0, max_queue: int = 1024,
                  on_batch: Optional[Callable[[int, int], None]] = None):
         """``run(items) -> outputs`` (same order); ``on_batch(batch_texts,
         queued_texts)`` after each batch (metrics)."""
