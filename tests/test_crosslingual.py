@@ -173,6 +173,7 @@ def zero_shot(tmp_path_factory):
     return tmp, exp
 
 
+@pytest.mark.slow
 def test_sib200_recipe_zero_shot_table(zero_shot):
     tmp, exp = zero_shot
     results = json.loads((exp / "results.json").read_text())
@@ -190,6 +191,7 @@ def test_sib200_recipe_zero_shot_table(zero_shot):
     assert (exp / "eval_sets.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_use_the_models_columns_and_vocabulary(zero_shot, tmp_path):
     tmp, exp = zero_shot
     out = tmp_path / "sets.json"
@@ -206,6 +208,7 @@ def test_evaluate_and_predict_use_the_models_columns_and_vocabulary(zero_shot, t
     assert f"accuracy: {rows[0]['accuracy']:.2f}" in proc.stdout
 
 
+@pytest.mark.slow
 def test_evaluate_bad_sets(zero_shot, tmp_path):
     tmp, exp = zero_shot
     model = exp / "model"

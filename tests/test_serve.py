@@ -18,6 +18,8 @@ import pytest
 
 from conftest import PYTHON, TINY_TRAIN_ARGS, USER_DIR, assert_one_line_error, fairseq, run
 
+pytestmark = pytest.mark.slow  # each test starts a server (fairseq import, model load)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -103,7 +105,7 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
 
 
 def test_concurrent_requests_share_batches(toy_model, toy_sentences):
-    with serving(toy_model, "--max-batch-delay-ms", "300", "--max-batch-size", "64") as (url, _):
+    with serving(toy_model, "--max-batch-delay-ms", "1000", "--max-batch-size", "64") as (url, _):
         responses = asyncio.run(post_many(url + "/v1/classify", [{"inputs": [s]} for s in toy_sentences[:24]]))
         assert [r.status_code for r in responses] == [200] * 24
         batches, texts = metric(url, "xlmr_batch_size_texts_count"), metric(url, "xlmr_batch_size_texts_sum")
@@ -151,12 +153,13 @@ def test_full_queue_answers_503_with_retry_after(toy_model, toy_sentences):
 
 
 def test_sigterm_answers_the_requests_in_flight_then_exits_0(toy_model, toy_sentences):
-    with serving(toy_model, "--max-batch-delay-ms", "1500", "--max-batch-size", "64", stop=False) as (url, proc):
+    with serving(toy_model, "--max-batch-delay-ms", "3000", "--max-batch-size", "64", stop=False) as (url, proc):
         async def load_then_stop():
             async with httpx.AsyncClient(timeout=60) as client:
                 pending = [asyncio.create_task(client.post(url + "/v1/classify", json={"inputs": [s]}))
                            for s in toy_sentences[:8]]
-                await asyncio.sleep(0.5)  # the requests wait in the batch window
+                while httpx.get(url + "/health").json()["queued_texts"] < 8:  # all wait in the batch window
+                    await asyncio.sleep(0.05)
                 proc.send_signal(signal.SIGTERM)
                 return await asyncio.gather(*pending)
         responses = asyncio.run(load_then_stop())
