@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from .report import save
-from .runner import Job, run_jobs
+from .runner import Job, in_pairs, run_jobs
 from .sst2 import PEFT_LR, _table, recipe_job, recipe_row, tfidf_logreg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,19 +119,9 @@ def finetune(model_dir: Path, raw: Path, work: Path, args) -> list:
               ["--pretrained", str(model_dir), "--peft", "lora", "--lr", PEFT_LR["lora"]]),
              ("xlmr_small pretrained, frozen encoder", "freeze",
               ["--pretrained", str(model_dir), "--peft", "freeze", "--lr", PEFT_LR["freeze"]])]
-    rows = []
-    for pair in (specs[:2], specs[2:]):
-        jobs, exps = [], []
-        for name, key, extra in pair:
-            exp = work / f"sst2-{key}"
-            shutil.rmtree(exp, ignore_errors=True)
-            jobs.append(recipe_job(name, raw, exp, args, *cap, *extra))
-            exps.append(exp)
-        print(f"fine-tuning: {', '.join(j.name for j in jobs)} side by side, "
-              f"{args.finetune_minutes:g} min or {args.finetune_updates} updates each", file=sys.stderr)
-        run_jobs(jobs, args.threads, True)
-        rows += [recipe_row(j, e) for j, e in zip(jobs, exps)]
-    return rows
+    specs = [(name, work / f"sst2-{key}", extra) for name, key, extra in specs]
+    return in_pairs(specs, lambda name, exp, extra: recipe_job(name, raw, exp, args, *cap, *extra), recipe_row,
+                    args.threads, f", {args.finetune_minutes:g} min or {args.finetune_updates} updates each")
 
 
 def markdown(result: dict) -> str:

@@ -53,3 +53,23 @@ def run_jobs(jobs: List[Job], threads: int, concurrent: bool) -> None:
             with open(job.log) as f:
                 tail = f.read()[-3000:]
             raise RuntimeError(f"{job.name} failed (exit {job.returncode}); log {job.log}:\n{tail}")
+
+
+def in_pairs(specs, make_job, make_row, threads: int, note: str = "") -> list:
+    """``specs`` = ``[(name, exp folder, extra args), ...]``, run two at a time
+    side by side (``threads`` each), each in a fresh ``exp`` folder;
+    ``make_job(name, exp, extra) -> Job``, ``make_row(job, exp) -> dict``."""
+    import shutil
+    import sys
+
+    rows = []
+    for start in range(0, len(specs), 2):
+        jobs, exps = [], []
+        for name, exp, extra in specs[start:start + 2]:
+            shutil.rmtree(exp, ignore_errors=True)
+            jobs.append(make_job(name, exp, extra))
+            exps.append(exp)
+        print(f"{', '.join(j.name for j in jobs)}: side by side{note}", file=sys.stderr)
+        run_jobs(jobs, threads, True)
+        rows += [make_row(j, e) for j, e in zip(jobs, exps)]
+    return rows

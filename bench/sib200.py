@@ -20,13 +20,12 @@ Results: ``bench/results/<date>-sib-200.{json,md,png}``.
 """
 import datetime
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from .pretrain import pretrain
 from .report import save
-from .runner import Job, run_jobs
+from .runner import Job, in_pairs
 from .sst2 import PEFT_LR, _table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,22 +95,11 @@ def recipe_row(job: Job, exp: Path) -> dict:
 
 
 def finetune(models: dict, data: Path, work: Path, args) -> list:
-    specs = [(f"plugin: {label}, fine-tuned on English", f"ft-{i}",
+    specs = [(f"plugin: {label}, fine-tuned on English", work / f"ft-{i}",
               ["--pretrained", str(d), "--lr", PEFT_LR["full"]]) for i, (label, d) in enumerate(models.items())]
-    specs.append(("xlmr_small from scratch, trained on English", "scratch", ["--lr", "5e-4"]))
-    rows = []
-    for start in range(0, len(specs), 2):
-        jobs, exps = [], []
-        for name, key, extra in specs[start:start + 2]:
-            exp = work / key
-            shutil.rmtree(exp, ignore_errors=True)
-            jobs.append(recipe_job(name, data, exp, args, *extra))
-            exps.append(exp)
-        print(f"fine-tuning: {', '.join(j.name for j in jobs)} side by side, at most "
-              f"{args.finetune_minutes:g} min each", file=sys.stderr)
-        run_jobs(jobs, args.threads, True)
-        rows += [recipe_row(j, e) for j, e in zip(jobs, exps)]
-    return rows
+    specs.append(("xlmr_small from scratch, trained on English", work / "scratch", ["--lr", "5e-4"]))
+    return in_pairs(specs, lambda name, exp, extra: recipe_job(name, data, exp, args, *extra), recipe_row,
+                    args.threads, f", at most {args.finetune_minutes:g} min each")
 
 
 def in_pretraining(lang: str, pretrained_langs: list) -> bool:

@@ -15,7 +15,6 @@ plugin restricts to torch's ``weights_only`` allow-list: nothing in a file runs.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from typing import List, Sequence
@@ -23,6 +22,7 @@ from typing import List, Sequence
 import torch
 
 from ..errors import MissingDataError, XlmrUserError
+from ..prep.download import sha256
 from ..prep.files import DICT_FILE, MODEL_FILE, SPM_FILE
 
 CLASSIFY, SCORE, FILL_MASK = "classify", "score", "fill-mask"
@@ -30,14 +30,6 @@ KINDS = {"text_classification": "classifier", "xlmr_language_modeling": "lm",
          "language_modeling": "lm", "masked_lm": "masked_lm", "xlmr_masked_lm": "masked_lm"}
 ENDPOINT = {"classifier": CLASSIFY, "lm": SCORE, "masked_lm": FILL_MASK}
 FILL_MASK_CANDIDATES = 50  # top-k computed per mask; a request's top_k is at most this
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Backend:
@@ -59,7 +51,7 @@ class Backend:
     def _describe(self, model, cfg) -> None:
         self.architecture = getattr(cfg.model, "arch", None) or getattr(cfg.model, "_name", None)
         self.parameters = sum(p.numel() for p in model.parameters())
-        self.sha256 = file_sha256(self.checkpoint)
+        self.sha256 = sha256(self.checkpoint)
 
     def run(self, items: Sequence) -> List:
         raise NotImplementedError
