@@ -14,6 +14,8 @@ VENV := $(CURDIR)/.venv
 endif
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# the suite runs on every core (pytest-xdist), a test file per worker (its fixtures built once)
+TEST_WORKERS ?= auto
 
 WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 
@@ -35,7 +37,7 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 	  $(PYTHON) -m venv "$(VENV)"; \
 	fi
 	$(PY) -m pip install --upgrade pip setuptools wheel
-	$(PY) -m pip install -r requirements.txt pytest
+	$(PY) -m pip install -r requirements.txt pytest pytest-xdist
 	@# fairseq's metadata asks for torchaudio (a different multi-GB torch):
 	@# install it without deps, built against the torch installed above.
 	$(PY) -m pip install --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
@@ -47,11 +49,11 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 install-bench:  ## + transformers, the benchmarks' peers (their tests skip without it)
 	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
 
-test:  ## the whole test suite, end-to-end runs included (20-25 min)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+test:  ## the whole test suite, end-to-end runs included (TEST_WORKERS=1: one at a time)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast:  ## the tests not marked slow
-	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)
 	PYTHON=$(PY) bash examples/toy/run.sh

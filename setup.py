@@ -35,7 +35,7 @@ setup(
     package_data={"xlmr_user": ["config/*.yaml"]},
     install_requires=read_requirements(),
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
         "bench": ["transformers>=4.40"],
     },
     entry_points={

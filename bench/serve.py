@@ -94,7 +94,12 @@ async def load(url: str, texts, clients: int, seconds: float, warmup: float = 1.
 
 
 def run(args) -> int:
+    import logging
+
     from xlmr_user.prep.tsv import Columns, read_tsv
+
+    for name in ("httpx", "httpcore"):  # a log line per request would load the client
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     model = Path(args.model)
     if not (model / "model.pt").exists():

@@ -235,6 +235,8 @@ def test_sib200_table_goals_and_tfidf(tmp_path):
     assert [g["met"] for g in result["goals"]] == [True, True]
     table = markdown(result)
     assert "| ell_Grek | yes | 25.0% |" in table and "| fra_Latn | no | 0.0% | 10.0 |" in table
+    result["systems"][0]["pieces_per_sentence"] = {"eng_Latn": 9.5, "ell_Grek": 30.0, "fra_Latn": 12.0}
+    assert "| ell_Grek | yes | 25.0% / 30 |" in markdown(result)
     result["systems"][0]["accuracy"]["eng_Latn"] = 50.0
     assert [g["met"] for g in goals(result)] == [True, False]
     assert "NOT met" in markdown({**result, "goals": goals(result)})
