@@ -40,7 +40,9 @@ def test_recipe_writes_a_pretrained_directory(pretrained):
     assert len(res["valid_curve"]) >= 2 and "en" in res["valid_curve"][-1]["languages"]
     assert (exp / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     model = exp / "model"
-    assert sorted(p.name for p in model.iterdir()) == ["dict.txt", "model.pt", "sentencepiece.bpe.model"]
+    assert sorted(p.name for p in model.iterdir()) == ["dict.txt", "model.pt", "pretraining.json",
+                                                       "sentencepiece.bpe.model"]
+    assert json.loads((model / "pretraining.json").read_text())["languages"] == ["el", "en", "ru", "xx"]
     state = torch.load(model / "model.pt", weights_only=False)
     assert state["cfg"]["task"]["_name"] == "masked_lm" and "last_optimizer_state" not in state
     # fairseq alone (no plugin task) fills a mask with it

@@ -20,6 +20,8 @@ def command(level=logging.INFO):
         @functools.wraps(main)
         def run(argv=None) -> int:
             logging.basicConfig(format=LOG_FORMAT, level=level, stream=sys.stderr, force=True)
+            # fairseq's hub interface logs its whole config (one line of thousands of characters)
+            logging.getLogger("fairseq.models.roberta.model").setLevel(logging.WARNING)
             try:
                 return main(argv) or 0
             except Exception as e:  # noqa: BLE001  (user errors end here; bugs are re-raised)
