@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import re
 import signal
 import socket
@@ -86,7 +87,8 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
     predicted = run([PYTHON, "-m", "xlmr_user.cli.predict", toy_model, "--input", tmp_path / "in.txt",
                      "--all-probs"]).stdout
     expected = [l.split("\t") for l in predicted.splitlines() if "\t" in l and not l.startswith("labels")]
-    with serving(toy_model, "--max-batch-size", "8") as (url, _):
+    # a relative MODEL_DIR, as users type it
+    with serving(os.path.relpath(toy_model), "--max-batch-size", "8") as (url, _):
         r = httpx.post(url + "/v1/classify", json={"inputs": toy_sentences, "all_probs": True, "top_k": 2})
         assert r.status_code == 200
         outputs = r.json()["outputs"]

@@ -193,7 +193,8 @@ def load_backend(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str 
                  batch_size: int = 32) -> Backend:
     if not os.path.isdir(model_dir):
         raise MissingDataError(f"{model_dir}: no such directory")
-    checkpoint = checkpoint_file if os.path.isabs(checkpoint_file) else os.path.join(model_dir, checkpoint_file)
+    checkpoint = os.path.abspath(checkpoint_file if os.path.isabs(checkpoint_file)
+                                 else os.path.join(model_dir, checkpoint_file))
     if not os.path.isfile(checkpoint):
         raise MissingDataError(f"{checkpoint}: no such checkpoint (--checkpoint-file)")
     task = checkpoint_task(checkpoint)
