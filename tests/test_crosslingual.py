@@ -2,7 +2,6 @@
 one model evaluated on many test sets with its own vocabulary, SIB-200 (data
 script and recipe, zero-shot and in-language)."""
 import json
-import os
 import random
 from pathlib import Path
 

@@ -24,7 +24,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from .backends import CLASSIFY, FILL_MASK, FILL_MASK_CANDIDATES, SCORE, Backend, load_backend
 from .batcher import DynamicBatcher, QueueFull
 
-ENDPOINTS = (CLASSIFY, SCORE, FILL_MASK)
 logger = logging.getLogger("xlmr_user.serve")
 
 

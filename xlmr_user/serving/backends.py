@@ -56,10 +56,6 @@ class Backend:
     def run(self, items: Sequence) -> List:
         raise NotImplementedError
 
-    def length(self, item) -> int:
-        """Sort key: inputs of similar length share a batch (less padding)."""
-        return sum(len(t) for t in item) if isinstance(item, (list, tuple)) else len(item)
-
 
 class ClassifierBackend(Backend):
     """An ``xlmr-export`` directory: probabilities over the labels per input."""
