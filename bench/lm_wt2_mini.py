@@ -36,7 +36,16 @@ LAYERS, DIM, CONTEXT = 4, 256, 512  # every system's size, for the MFU estimate
 # the target the numbers serve (issue: "plugin >= 1.3x fairseq's speed at equal
 # quality, and better perplexity than every peer at equal wall time")
 SPEED_GOAL = 1.3
+# issue 16: the plugin's best at most 0.70x fairseq's test ppl, and reaching fairseq's
+# 20-minute valid ppl in at most 0.4 of the budget
+PPL_RATIO_GOAL, TIME_RATIO_GOAL = 0.70, 0.4
 DEFAULT_SYSTEMS = ["sdpa_transformer_lm_wt2_small", "gpt2", "transformer_lm"]
+# each option of the plugin LM alone, on top of sdpa_transformer_lm_wt2_small with Adam
+OPTIONS = {"+rotary": ["--rotary"], "+qk_norm": ["--qk-norm"], "+relu_squared": ["--relu-squared"],
+           "+zero_init_proj": ["--zero-init-proj"], "+untied_output": ["--untied-output"],
+           "+muon": ["--optimizer", "muon"]}
+# the winning set (bench/README.md): the *_modern architecture, and Muon
+MODERN = ["--optimizer", "muon"]
 
 COMMON = ["--sample-break-mode", "none", "--tokens-per-sample", "512", "--max-tokens", "2048",
           "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
@@ -49,12 +58,19 @@ def systems(warmup: int):
     size = ["--decoder-layers", "4", "--decoder-embed-dim", "256", "--decoder-input-dim", "256",
             "--decoder-output-dim", "256", "--decoder-ffn-embed-dim", "1024",
             "--decoder-attention-heads", "4"]
-    return {
+    plugin = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling", "--criterion",
+              "adaptive_softmax", "--clip-norm", "0.25", "--lr", "0.001", "--warmup-updates", str(warmup)]
+    out = {
         "plugin sdpa_transformer_lm_wt2_small": {
             "task": "xlmr_language_modeling",
-            "train": ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-                      "--arch", "sdpa_transformer_lm_wt2_small", "--criterion", "adaptive_softmax",
-                      "--clip-norm", "0.25", "--lr", "0.001", "--warmup-updates", str(warmup)],
+            "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small"],
+        },
+        **{f"plugin {name}": {"task": "xlmr_language_modeling",
+                              "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small", *flags]}
+           for name, flags in OPTIONS.items()},
+        "plugin sdpa_transformer_lm_wt2_small_modern": {
+            "task": "xlmr_language_modeling",
+            "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small_modern", *MODERN],
         },
         "plugin awd_lstm_lm_small": {
             "task": "xlmr_language_modeling",
@@ -75,6 +91,7 @@ def systems(warmup: int):
                       "--warmup-updates", str(warmup)],
         },
     }
+    return out
 
 
 def prepare_data(work: Path, src: Path) -> Path:
@@ -200,7 +217,14 @@ def run(args) -> int:
             r["ppl_vs_fairseq"] = round(r["test_ppl"] / ref["test_ppl"], 3)
             if r.get("train_words_per_s") and ref.get("train_words_per_s"):
                 r["speed_vs_fairseq"] = round(r["train_words_per_s"] / ref["train_words_per_s"], 3)
-    name = "wt2-mini-quick" if args.quick else "wt2-mini"  # a smoke check never replaces a result
+    if ref and ref.get("curve"):
+        # time to fairseq's best valid ppl (its 20-minute value), read from the valid curves
+        target_t, target = min(ref["curve"], key=lambda c: c[1])
+        for r in rows:
+            t = time_to_reach(r.get("curve") or [], target)
+            r["time_to_fairseq_ppl_s"] = None if t is None else round(t, 1)
+            r["time_vs_fairseq"] = None if t is None else round(t / target_t, 3)
+    name = f"{args.name}-quick" if args.quick else args.name  # a smoke check never replaces a result
     png = Path(args.out_dir) / f"{datetime.date.today().isoformat()}-{name}.png"
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     plot_curves(rows, png, f"wt2-mini, {args.budget_minutes:g} min per system", "valid perplexity",
@@ -214,6 +238,29 @@ def run(args) -> int:
     return 0
 
 
+def time_to_reach(curve, target: float):
+    """Seconds until the curve [(s, ppl)] first gets to ``target``, interpolated
+    linearly in log ppl between validations; None if it never does."""
+    import math
+
+    prev = None
+    for t, v in curve:
+        if v <= target:
+            if prev is None or prev[1] == v:
+                return t
+            frac = (math.log(prev[1]) - math.log(target)) / (math.log(prev[1]) - math.log(v))
+            return prev[0] + frac * (t - prev[0])
+        prev = (t, v)
+    return None
+
+
+def _cell(row: dict, col: str) -> str:
+    v = row.get(col, "")
+    if v is None:
+        return "not reached" if col == "time_vs_fairseq" else ""
+    return f"{v:,}" if isinstance(v, int) and col != "updates" else f"{v}"
+
+
 def markdown_table(result: dict) -> str:
     head = (f"wt2-mini, CPU, {result['budget_minutes']} min budget per system, "
             f"{result['threads_per_system']} thread(s) each, "
@@ -222,11 +269,10 @@ def markdown_table(result: dict) -> str:
             + (" (--quick: a smoke check, the numbers mean nothing)" if result.get("quick") else "")
             + "\n\n")
     cols = ["system", "params", "updates", "train_words_per_s", "mfu_percent", "best_valid_ppl",
-            "test_ppl", "ppl_vs_fairseq", "speed_vs_fairseq", "peak_rss_mb"]
+            "test_ppl", "ppl_vs_fairseq", "speed_vs_fairseq", "time_vs_fairseq", "peak_rss_mb"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in result["rows"]:
-        lines.append("| " + " | ".join(f"{r.get(c, '')}" if not isinstance(r.get(c), int) or c == "updates"
-                                       else f"{r[c]:,}" for c in cols) + " |")
+        lines.append("| " + " | ".join(_cell(r, c) for c in cols) + " |")
     tail = ""
     if result.get("matmul_peak_gflops"):
         tail += (f"\n\nMFU: training FLOP/s (6 x params + attention, per word) over a "
@@ -248,6 +294,16 @@ def goals(rows) -> list:
         ok = best["speed_vs_fairseq"] >= SPEED_GOAL
         out.append(f"{'MET' if ok else 'NOT MET'}: {best['system']} trains at "
                    f"{best['speed_vs_fairseq']}x fairseq's words/s (goal >= {SPEED_GOAL}x)")
+    if best.get("ppl_vs_fairseq") is not None:
+        ok = best["ppl_vs_fairseq"] <= PPL_RATIO_GOAL
+        out.append(f"{'MET' if ok else 'NOT MET'}: {best['system']} test ppl is "
+                   f"{best['ppl_vs_fairseq']}x fairseq's (goal <= {PPL_RATIO_GOAL}x)")
+    if "time_vs_fairseq" in best:
+        t = best["time_vs_fairseq"]
+        ok = t is not None and t <= TIME_RATIO_GOAL
+        out.append(f"{'MET' if ok else 'NOT MET'}: {best['system']} reaches fairseq's best valid ppl "
+                   + (f"in {t}x fairseq's time" if t is not None else "never")
+                   + f" (goal <= {TIME_RATIO_GOAL}x)")
     worse = [p["system"] for p in peers if p["test_ppl"] <= best["test_ppl"]]
     out.append(f"{'NOT MET' if worse else 'MET'}: {best['system']} test ppl {best['test_ppl']} "
                + (f"is not below {', '.join(worse)}" if worse else "is below every peer's")
@@ -265,8 +321,10 @@ def add_parser(sub):
     p.add_argument("--concurrent", action="store_true",
                    help="run the systems at the same time (fair on a shared machine)")
     p.add_argument("--systems", default="", help="comma-separated last words of system names "
-                   "(sdpa_transformer_lm_wt2_small, awd_lstm_lm_small, gpt2, transformer_lm); "
-                   "default all but awd_lstm_lm_small")
+                   "(sdpa_transformer_lm_wt2_small, sdpa_transformer_lm_wt2_small_modern, "
+                   f"{', '.join(OPTIONS)} (one option each), awd_lstm_lm_small, gpt2, transformer_lm); "
+                   "default: " + ",".join(DEFAULT_SYSTEMS))
+    p.add_argument("--name", default="wt2-mini", help="results file name: <date>-NAME.*")
     p.add_argument("--warmup-updates", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shared", default=str(SHARED_WT2))

@@ -11,18 +11,21 @@ pytestmark = pytest.mark.slow
 LAUNCH = ROOT / "examples" / "launch_cpu_ddp.sh"
 
 
-def train(data, save, args, nproc, update_freq=2):
+ADAM = ["--optimizer", "adam", "--lr", "1e-3"]
+
+
+def train(data, save, args, nproc, update_freq=2, optimizer=ADAM):
     cmd = [PYTHON, "-m", "fairseq_cli.train", str(data), *args, "--save-dir", str(save),
            "--seed", "1", "--num-workers", "0", "--log-format", "json", "--no-epoch-checkpoints",
-           "--optimizer", "adam", "--lr", "1e-3", "--max-update", "6"]
+           *optimizer, "--max-update", "6"]
     if nproc == 1:
         return run(cmd + ["--cpu", "--update-freq", str(update_freq)]).stdout
     return run(["bash", LAUNCH, str(nproc), *cmd], env={"LOG_DIR": str(save)}).stdout
 
 
-def compare(tmp_path, data, args, metrics):
-    two = train(data, tmp_path / "two", args, nproc=2)
-    one = train(data, tmp_path / "one", args, nproc=1)
+def compare(tmp_path, data, args, metrics, optimizer=ADAM):
+    two = train(data, tmp_path / "two", args, nproc=2, optimizer=optimizer)
+    one = train(data, tmp_path / "one", args, nproc=1, optimizer=optimizer)
     assert "distributed init (rank 0)" in two and "distributed init" not in one
     a = torch.load(tmp_path / "two" / "checkpoint_last.pt", weights_only=False)
     b = torch.load(tmp_path / "one" / "checkpoint_last.pt", weights_only=False)
@@ -61,6 +64,17 @@ def test_language_modeling(lm_bin, tmp_path):
             "--attention-dropout", "0", "--activation-dropout", "0",
             "--adaptive-softmax-dropout", "0"]
     compare(tmp_path, lm_bin, args, ("loss", "nll_loss", "ppl", "word_ppl"))
+
+
+def test_language_modeling_with_muon(lm_bin, tmp_path):
+    """Muon orthogonalises the summed gradient: 2 workers still equal 1 with --update-freq 2."""
+    args = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+            "--criterion", "adaptive_softmax", "--arch", "sdpa_transformer_lm_wt2_tiny",
+            "--tokens-per-sample", "32", "--batch-size", "8", "--dropout", "0",
+            "--attention-dropout", "0", "--activation-dropout", "0",
+            "--adaptive-softmax-dropout", "0"]
+    compare(tmp_path, lm_bin, args, ("loss", "nll_loss", "ppl", "word_ppl"),
+            optimizer=["--optimizer", "muon", "--lr", "3e-3"])
 
 
 def test_masked_lm(mlm_bin, tmp_path):

@@ -10,4 +10,4 @@ from . import fairseq_fixes  # noqa: E402
 
 fairseq_fixes.install()
 
-from . import criterions, models, tasks  # noqa: F401,E402
+from . import criterions, models, optim, tasks  # noqa: F401,E402

@@ -19,8 +19,23 @@ smaller dictionary.
 | sdpa_transformer_lm_wt2         | 8      | 512 | 2048 | 8     | WikiText-2 on a GPU     |
 | sdpa_transformer_lm_wt2_small   | 4      | 256 | 1024 | 4     | wt2-mini on a CPU       |
 | sdpa_transformer_lm_wt2_tiny    | 2      | 64  | 256  | 4     | tests: seconds on a CPU |
+
+Options of the model (each off by default, so every existing checkpoint loads
+and runs unchanged; all work with ``fairseq-eval-lm`` and generation):
+
+| flag               | what                                                              |
+|--------------------|-------------------------------------------------------------------|
+| --rotary           | rotary position embeddings in self-attention, no position table   |
+| --qk-norm          | RMS-normalised queries and keys per head                           |
+| --relu-squared     | FFN activation relu(x)^2 instead of --activation-fn                |
+| --zero-init-proj   | attention output and FFN output projections start at zero          |
+| --untied-output    | output embedding (adaptive softmax) not tied to the input's        |
+
+The ``*_modern`` architectures turn on the set that won on wt2-mini
+(bench/README.md).
 """
 import logging
+from dataclasses import dataclass, field
 
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer_lm import (
@@ -28,21 +43,63 @@ from fairseq.models.transformer_lm import (
     TransformerLanguageModelConfig,
     base_lm_architecture,
 )
-from fairseq.utils import safe_getattr
+from fairseq.utils import relu_squared, safe_getattr
+from torch import nn
 
 from ..errors import ConfigError
 from ..modules.causal_attention import use_causal_sdpa
+from ..modules.self_attention import use_self_attention
 
 logger = logging.getLogger(__name__)
 
 
-@register_model("sdpa_transformer_lm", dataclass=TransformerLanguageModelConfig)
+@dataclass
+class SdpaTransformerLanguageModelConfig(TransformerLanguageModelConfig):
+    rotary: bool = field(default=False, metadata={
+        "help": "rotary position embeddings in self-attention (replaces the position embeddings)"})
+    qk_norm: bool = field(default=False, metadata={
+        "help": "RMS-normalise queries and keys per head before attention"})
+    relu_squared: bool = field(default=False, metadata={
+        "help": "FFN activation relu(x)^2 (overrides --activation-fn)"})
+    zero_init_proj: bool = field(default=False, metadata={
+        "help": "initialise the attention output and FFN output projections to zero"})
+    untied_output: bool = field(default=False, metadata={
+        "help": "do not tie the output embedding (adaptive softmax) to the input embedding"})
+
+
+def options_of(args) -> dict:
+    return {k: bool(safe_getattr(args, k, False))
+            for k in ("rotary", "qk_norm", "relu_squared", "zero_init_proj", "untied_output")}
+
+
+@register_model("sdpa_transformer_lm", dataclass=SdpaTransformerLanguageModelConfig)
 class SdpaTransformerLanguageModel(TransformerLanguageModel):
     @classmethod
     def build_model(cls, args, task):
+        opts = options_of(args)
+        if opts["rotary"]:
+            args.no_token_positional_embeddings = True
+        if opts["untied_output"]:
+            args.tie_adaptive_weights = False
+            args.tie_adaptive_proj = False
+            args.share_decoder_input_output_embed = False
         model = super().build_model(args, task)
-        n = use_causal_sdpa(model.decoder)
-        logger.info("self-attention through scaled_dot_product_attention(is_causal=True) in %d layers", n)
+        layers = model.decoder.layers
+        if opts["rotary"] or opts["qk_norm"]:
+            use_self_attention(layers, opts["rotary"], opts["qk_norm"], causal=True)
+        else:
+            use_causal_sdpa(model.decoder)
+        for layer in layers:
+            if opts["relu_squared"]:
+                layer.activation_fn = relu_squared
+            if opts["zero_init_proj"]:
+                for proj in (layer.self_attn.out_proj, layer.fc2):
+                    nn.init.zeros_(proj.weight)
+                    if proj.bias is not None:
+                        nn.init.zeros_(proj.bias)
+        on = [k for k, v in opts.items() if v]
+        logger.info("self-attention through scaled_dot_product_attention in %d layers; options: %s",
+                    len(layers), ", ".join(on) or "none")
         return model
 
 
@@ -91,6 +148,33 @@ def sdpa_transformer_lm_wt2_tiny(args):
     _wt2_defaults(args, layers=2, dim=64, ffn=256, heads=4, dropout=0.1, cutoffs="100,400")
 
 
+def _modern(args):
+    """The options that won on wt2-mini (bench/README.md)."""
+    for k in MODERN:
+        setattr(args, k, safe_getattr(args, k, True))
+
+
+MODERN = ("rotary", "qk_norm", "relu_squared", "zero_init_proj", "untied_output")
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2_modern")
+def sdpa_transformer_lm_wt2_modern(args):
+    _modern(args)
+    sdpa_transformer_lm_wt2(args)
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2_small_modern")
+def sdpa_transformer_lm_wt2_small_modern(args):
+    _modern(args)
+    sdpa_transformer_lm_wt2_small(args)
+
+
+@register_model_architecture("sdpa_transformer_lm", "sdpa_transformer_lm_wt2_tiny_modern")
+def sdpa_transformer_lm_wt2_tiny_modern(args):
+    _modern(args)
+    sdpa_transformer_lm_wt2_tiny(args)
+
+
 # names before the rename, kept for existing checkpoints and configs
 ALIASES = {
     "xlmr_transformer_lm": "sdpa_transformer_lm",
@@ -98,7 +182,7 @@ ALIASES = {
     "transformer_lm_wt2_small": "sdpa_transformer_lm_wt2_small",
     "transformer_lm_wt2_tiny": "sdpa_transformer_lm_wt2_tiny",
 }
-register_model("xlmr_transformer_lm", dataclass=TransformerLanguageModelConfig)(
+register_model("xlmr_transformer_lm", dataclass=SdpaTransformerLanguageModelConfig)(
     SdpaTransformerLanguageModel)
 for _old, _fn in (("transformer_lm_wt2", sdpa_transformer_lm_wt2),
                   ("transformer_lm_wt2_small", sdpa_transformer_lm_wt2_small),

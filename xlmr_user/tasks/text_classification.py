@@ -42,6 +42,7 @@ from omegaconf import II, MISSING, OmegaConf, open_dict
 from ..errors import ConfigError, DataError, MissingDataError
 from ..fairseq_fixes import EvaluateEveryExample, criterion_name, guard_vocabulary
 from ..peft import PeftConfig, apply_peft
+from ..optim.muon import tag_muon_parameters
 from ..utils.params import log_parameter_counts
 from ..prep.files import DICT_FILE
 
@@ -225,6 +226,7 @@ class TextClassificationTask(EvaluateEveryExample, FairseqTask):
             model.register_classification_head(head, num_classes=self.cfg.num_classes)
         apply_peft(model, self.cfg)
         log_parameter_counts(model, logger)
+        tag_muon_parameters(model)  # for --optimizer muon
         return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", DICT_FILE))
 
     def build_criterion(self, cfg, from_checkpoint=False):

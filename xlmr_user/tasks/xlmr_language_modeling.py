@@ -32,6 +32,7 @@ from omegaconf import OmegaConf, open_dict
 
 from ..errors import MissingDataError
 from ..fairseq_fixes import EvaluateEveryExample, guard_vocabulary
+from ..optim.muon import tag_muon_parameters
 from ..utils.params import log_parameter_counts
 from ..prep.files import DICT_FILE
 from ..prep.sentencepiece_model import SPM_WORD_START
@@ -119,6 +120,7 @@ class XlmrLanguageModelingTask(EvaluateEveryExample, LanguageModelingTask):
                     setattr(cfg, key, new)
         model = super().build_model(cfg, from_checkpoint)
         log_parameter_counts(model, logger)
+        tag_muon_parameters(model)  # for --optimizer muon
         dict_path = os.path.join(utils.split_paths(self.args.data)[0], DICT_FILE)
         return guard_vocabulary(model, dict_path)
 

@@ -54,6 +54,7 @@ from ..fairseq_fixes import EvaluateEveryExample
 from ..prep.files import DICT_FILE
 from ..prep.pretraining import sampling_probabilities
 from ..prep.sentencepiece_model import SPM_WORD_START
+from ..optim.muon import tag_muon_parameters
 from ..utils.params import log_parameter_counts
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ class XlmrMaskedLMTask(EvaluateEveryExample, MaskedLMTask):
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
         log_parameter_counts(model, logger)
+        tag_muon_parameters(model)  # for --optimizer muon
         return model
 
     # ---- validation per language ----

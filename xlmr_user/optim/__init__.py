@@ -1,0 +1,2 @@
+"""Optimizers."""
+from . import muon  # noqa: F401  (register)
