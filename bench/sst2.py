@@ -95,6 +95,8 @@ def recipe_row(job: Job, exp: Path, curve: bool = False) -> dict:
            "lr": r.get("lr")}
     if curve:
         row["curve"] = valid_curve((exp / "train.log").read_text(), "valid_accuracy")
+    if r.get("training"):
+        row["stopped"] = r["training"]["stop_reason"]
     return row
 
 
@@ -230,8 +232,9 @@ def from_scratch(raw: Path, work: Path, args) -> list:
     rows[0]["point"] = (rows[0]["train_wall_s"], rows[0]["valid_accuracy"])
     scratch = work / "xlmr_small-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
+    # a fixed budget each: no early stopping (PATIENCE -1)
     recipe_args = ["--arch", "xlmr_small", "--max-update", str(args.scratch_updates),
-                   "--max-positions", "128", "--extra-train-args",
+                   "--max-positions", "128", "--patience", "-1", "--extra-train-args",
                    f"--stop-time-hours {args.budget_minutes / 60:.4f} " + " ".join(validation_flags(args))]
     prep = recipe_job("prepare SST-2 (the plugin's recipe, stage 2)", raw, scratch, args,
                       *recipe_args, "--stop-stage", "2")
@@ -240,6 +243,14 @@ def from_scratch(raw: Path, work: Path, args) -> list:
     jobs = [recipe_job("plugin xlmr_small, from scratch", raw, scratch, args, *recipe_args,
                        "--stage", "3")]
     jobs[0].log = str(scratch) + ".train.log"
+    bilstm = work / "bilstm_classifier-scratch"
+    if args.bilstm:  # the same data-bin (sentencepiece vocabulary), its own conf/train_bilstm.yaml
+        shutil.rmtree(bilstm, ignore_errors=True)
+        bilstm.mkdir(parents=True)
+        shutil.copytree(databin, bilstm / "data-bin")
+        jobs.append(recipe_job("plugin bilstm_classifier, from scratch", raw, bilstm, args,
+                               "--arch", "bilstm_classifier", *recipe_args[2:], "--stage", "3"))
+        jobs[-1].log = str(bilstm) + ".train.log"
     with_hf = args.peers and have_transformers()
     if args.peers:
         jobs.append(fairseq_builtin_job(databin, work, args))
@@ -250,12 +261,17 @@ def from_scratch(raw: Path, work: Path, args) -> list:
           f"{'side by side' if args.concurrent else 'one after another'}", file=sys.stderr)
     run_jobs(jobs, args.threads, args.concurrent)
     rows.append(recipe_row(jobs[0], scratch, curve=True))
+    rest = iter(jobs[1:])
+    if args.bilstm:
+        rows.append(recipe_row(next(rest), bilstm, curve=True))
     if args.peers:
-        rows.append(fairseq_builtin_row(jobs[1], databin, work, args))
+        rows.append(fairseq_builtin_row(next(rest), databin, work, args))
     if with_hf:
-        rows.append(hf_xlmr_row(jobs[2], work))
+        rows.append(hf_xlmr_row(next(rest), work))
     plugin = rows[1]
     for r in rows[2:]:
+        if r["system"].startswith("plugin"):
+            continue
         if r.get("train_sentences_per_s") and plugin.get("train_sentences_per_s"):
             r["plugin_speed_ratio"] = round(plugin["train_sentences_per_s"] / r["train_sentences_per_s"], 3)
     return rows
@@ -302,7 +318,7 @@ def run(args) -> int:
               "pretrain_updates": args.pretrain_updates, "finetune_updates": args.finetune_updates,
               "examples": {s: sum(1 for _ in open(raw / f"{s}.tsv")) - 1 for s in ("train", "dev", "test")},
               "rows": rows, "peft_rows": peft_rows}
-    name = "sst-2-quick" if args.quick else "sst-2"
+    name = f"{args.name}-quick" if args.quick else args.name
     png = Path(args.out_dir) / f"{datetime.date.today().isoformat()}-{name}.png"
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     plot_curves(rows, png, f"SST-2 from scratch, {args.budget_minutes:g} min or "
@@ -366,6 +382,10 @@ def add_parser(sub):
     p.add_argument("--peers", action="store_true",
                    help="also fairseq's sentence_prediction and transformers' XLM-R classifier, "
                    "same size, updates and budget (the latter only with pip install -e '.[bench]')")
+    p.add_argument("--bilstm", action="store_true",
+                   help="also the plugin's bilstm_classifier (conf/train_bilstm.yaml) from scratch, "
+                   "on the same data-bin, updates and budget")
+    p.add_argument("--name", default="sst-2", help="results file name: <date>-NAME.*")
     p.add_argument("--shared", default=str(SHARED_SST2))
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "sst-2"))
     p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))

@@ -93,3 +93,36 @@ def test_pretrain_results_time_each_validation_by_the_training_records(tmp_path)
     assert [(c["num_updates"], c["wall_s"]) for c in res["valid_curve"]] == [(50, 30.0), (100, 61.5)]
     assert res["valid_curve"][0]["languages"] == {"en": {"loss": 8.0, "ppl": 256.0, "accuracy": 7.5}}
     assert res["valid"]["languages"]["en"] == {"ppl": 200.0}
+
+
+def test_training_outcome_and_the_line_that_says_it():
+    from xlmr_user.recipes.outcome import describe, training_outcome
+
+    def at(t, line):
+        return line.replace("2026-01-01 00:00:00", f"2026-01-01 00:{t // 60:02d}:{t % 60:02d}")
+
+    lines = [at(0, "2026-01-01 00:00:00 | INFO | fairseq_cli.train | start\n"),
+             at(60, fairseq_line("valid", accuracy=80.0, num_updates=100, epoch=1)),
+             at(120, fairseq_line("valid", accuracy=85.5, num_updates=200, epoch=1)),
+             at(180, fairseq_line("valid", accuracy=85.0, num_updates=300, epoch=2)),
+             at(240, fairseq_line("valid", accuracy=84.0, num_updates=400, epoch=2)),
+             "2026-01-01 00:04:00 | INFO | fairseq_cli.train | early stop since valid performance "
+             "hasn't improved for last 2 runs\n",
+             at(241, fairseq_line("train", loss=0.3, num_updates=400, epoch=2)),
+             "2026-01-01 00:04:02 | INFO | fairseq_cli.train | done training in 240.0 seconds\n"]
+    o = training_outcome("".join(lines))
+    assert o == {"validations": 4, "best_valid_accuracy": 85.5, "best_update": 200, "best_epoch": 1,
+                 "best_after_s": 120.0, "last_update": 400, "stop_reason": "early_stop", "patience": 2}
+    assert describe(o) == ("best dev accuracy 85.5 at update 200 (epoch 1, 2.0 min in); stopped at "
+                           "update 400: no better dev accuracy in the last 2 validations (--patience 2)")
+    # the same line ends the progress display and the log
+    log, out = io.StringIO(), io.StringIO()
+    follow(lines, log, out, Progress(1000, "accuracy", True))
+    assert out.getvalue().splitlines()[-1] == describe(o)
+    assert log.getvalue().splitlines()[-1].endswith("| xlmr_user.progress | " + describe(o))
+    # other endings
+    capped = "".join(lines[:3]) + ("2026-01-01 00:05:00 | INFO | fairseq_cli.train | Stopping training "
+                                   "due to num_updates: 200 >= max_update: 200\ndone training\n")
+    assert training_outcome(capped)["stop_reason"] == "max_update"
+    assert training_outcome("".join(lines[:3]) + "done training\n")["stop_reason"] == "max_epoch"
+    assert training_outcome("".join(lines[:3]))["stop_reason"] == "unfinished"

@@ -114,3 +114,24 @@ def test_peft_knobs_and_learning_rates(tmp_path):
         assert flag in line and lr in line, (peft, line)
     proc = run(["bash", CLASSIFY, "--data", tmp_path, "--peft", "adapters"], env=ENV, check=False)
     assert proc.returncode == 1 and "--peft must be full, freeze, bitfit or lora" in proc.stdout
+
+
+def test_early_stopping_knobs(tmp_path):
+    # 64 examples, batch 32: 2 updates an epoch, below the 50-update floor: checked once an epoch
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3", NGPU="0"))
+    assert "--patience 4" in line and "--validate-interval-updates" not in line
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3", "--batch-size", "1",
+                                      "--validate-interval", "16", "--patience", "2", NGPU="0"))
+    assert ("--validate-interval-updates 16 --save-interval-updates 16 --keep-interval-updates 1" in line)
+    assert line.index("--patience 4") < line.index("--patience 2")  # the knob follows the file
+    assert "--max-update 640" in line  # MAX_EPOCH still caps it
+    proc = recipe_dry_run("classification", "--data", tmp_path / "raw", "--exp", tmp_path / "exp",
+                          "--stage", "3", "--stop-stage", "3", "--validate-interval", "often", NGPU="0")
+    assert proc.returncode == 1 and "--validate-interval must be a number of updates" in proc.stdout
+
+
+def test_bilstm_takes_its_own_conf(tmp_path):
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
+                                      "--arch", "bilstm_classifier", NGPU="0"))
+    assert "--arch bilstm_classifier" in line and "--attention-dropout" not in line
+    assert "--lr 2e-3" in line and "--dropout 0.3" in line

@@ -30,6 +30,12 @@ Other column layouts: --text-column NAME [--text-pair-column NAME] --label-colum
 --labels-file FILE (one label a line) to fix the label order. EVAL="fra=PATH jpn=PATH" (or a
 quoted glob, each set named by its folder) evaluates the model on more labelled test sets,
 with its own vocabulary; {data} in EVAL and --labels-file stands for DATA.
+Early stopping: dev accuracy is checked every VALIDATE_INTERVAL updates (auto: a quarter
+of an epoch, at least 50 updates; 'epoch': once an epoch) and training stops after PATIENCE
+checks without a better one (from --train-config; -1: never); MAX_EPOCH / MAX_UPDATE still
+cap it. The log, the terminal and results.json ("training") say when the best checkpoint
+was reached and why training stopped. ARCH=bilstm_classifier takes conf/train_bilstm.yaml
+unless --train-config is given.
 EOF
 )
 
@@ -57,6 +63,7 @@ text_pair_column=${TEXT_PAIR_COLUMN:-}
 label_column=${LABEL_COLUMN:-label}
 labels_file=${LABELS_FILE:-}
 eval=${EVAL:-}
+validate_interval=${VALIDATE_INTERVAL:-auto}
 # empty: the value in --train-config
 arch=${ARCH:-}
 max_positions=${MAX_POSITIONS:-}
@@ -65,14 +72,21 @@ max_epoch=${MAX_EPOCH:-}
 label_smoothing=${LABEL_SMOOTHING:-}
 dropout=${DROPOUT:-}
 weight_decay=${WEIGHT_DECAY:-}
+patience=${PATIENCE:-}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-5}
-conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay"
+conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay patience"
 _knobs="recipe_dir train_config from data data_subdir text_column text_pair_column label_column
         labels_file eval name exp pretrained peft lora_rank lora_alpha vocab_size lr
-        warmup_ratio max_update seed log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
+        warmup_ratio max_update seed log_interval validate_interval extra_train_args $conf_knobs
+        stage stop_stage $launch_knobs"
 source "$templates/parse_options.sh"
 
+if [ -z "$train_config" ] && [[ "$arch" == bilstm* ]]; then
+  # the transformer conf has options a BiLSTM does not take (--attention-dropout)
+  train_config=$recipe_dir/conf/train_bilstm.yaml
+  [ -f "$train_config" ] || train_config=$templates/../classification/conf/train_bilstm.yaml
+fi
 use_recipe_config
 [ -n "$arch" ] || die "$train_config has no arch: set one there or give --arch"
 
@@ -108,7 +122,10 @@ fi
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
 resolve_launch
-if [ "$lr" = auto ]; then
+conf_lr=$("$PYTHON" "$templates/train_config.py" "$train_config" --get lr)
+if [ "$lr" = auto ] && [ -n "$conf_lr" ]; then
+  lr=$conf_lr
+elif [ "$lr" = auto ]; then
   if [ -z "$pretrained" ]; then lr=5e-4
   else case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
   fi
@@ -116,7 +133,7 @@ fi
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 # what training depends on: a finished run with other settings is not reused
-settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
+settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed patience=$patience validate_interval=$validate_interval"
 
 if stage_enabled 1 && [ -x "$recipe_dir/local/data.sh" ]; then
   log "stage 1: data -> $data"
@@ -161,11 +178,23 @@ use another --exp (or delete $ckpt to train again)"
     total_updates=$max_update
     [ "$total_updates" -gt 0 ] || total_updates=$(( updates_per_epoch * max_epoch ))
     warmup_updates=$("$PYTHON" -c "print(max(1, int($total_updates * $warmup_ratio)))")
+    case "$validate_interval" in
+      auto) validate_interval=$(( updates_per_epoch / 4 > 50 ? (updates_per_epoch + 3) / 4 : 50 ))
+            [ "$updates_per_epoch" -ge "$validate_interval" ] || validate_interval=epoch ;;
+      epoch) ;;
+      *[!0-9]*|'') die "--validate-interval must be a number of updates, auto or epoch, not '$validate_interval'" ;;
+    esac
+    validate_args=()
+    if [ "$validate_interval" != epoch ]; then
+      # the best checkpoint is saved when validated: save at the same interval, keep one
+      validate_args=(--validate-interval-updates "$validate_interval" --save-interval-updates "$validate_interval"
+                     --keep-interval-updates 1)
+    fi
     restore=()
     if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
       restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
     fi
-    log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), $total_updates updates (log: $exp/train.log)"
+    log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), at most $total_updates updates, dev accuracy every $validate_interval$( [ "$validate_interval" = epoch ] || echo " updates"), patience ${patience:--1} (log: $exp/train.log)"
     mkdir -p "$ckpt"
     mapfile -t conf_args < <(train_config_flags "$train_config")
     # shellcheck disable=SC2046,SC2086
@@ -173,7 +202,7 @@ use another --exp (or delete $ckpt to train again)"
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} --lr "$lr" \
       --warmup-updates "$warmup_updates" --total-num-update "$total_updates" --max-update "$total_updates" \
       --seed "$seed" --num-workers 0 --log-format json --log-interval "$log_interval" \
-      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" \
+      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" ${validate_args[@]+"${validate_args[@]}"} \
       "${restore[@]}" ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args \
       2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize
     [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"

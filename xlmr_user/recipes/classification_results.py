@@ -4,6 +4,7 @@ import json
 from ..errors import DataError
 
 from .fairseq_logs import json_records, numbers
+from .outcome import describe, training_outcome
 from .results_io import logged_parameter_count, logged_trainable_count
 
 
@@ -36,6 +37,8 @@ def collect(train_log: str, eval_logs: dict, meta_path: str, extra: dict) -> dic
         rate = training_rate([numbers(r, "train") for r in train])
         if rate:
             results["train_sentences_per_s"] = rate
+    outcome = training_outcome(train_text, "accuracy", maximize=True)
+    results["training"] = {**outcome, "summary": describe(outcome, "accuracy")}
     results["params"] = logged_parameter_count(train_text)
     results["trainable_params"] = logged_trainable_count(train_text)
     for split, path in eval_logs.items():

@@ -6,7 +6,9 @@ the terminal gets one line per logged record, readable at a glance::
     [12:03:41] update 450/3000 (15%) | 2m10s elapsed, ETA 10m25s | loss 0.412 | valid accuracy 85.2 (best 86.0 @ 400)
 
 plus fairseq's warnings and errors, the parameter count, and everything from
-a traceback on, so a failure is still seen.
+a traceback on, so a failure is still seen.  When training ends, one line says
+when the best checkpoint was reached and why training stopped
+(:mod:`xlmr_user.recipes.outcome`), on the terminal and in the log.
 """
 import json
 import time
@@ -85,8 +87,14 @@ class Progress:
 
 def follow(stream: TextIO, log: TextIO, out: TextIO, progress: Progress) -> None:
     """Copy ``stream`` to ``log`` line by line; write progress lines to ``out``."""
+    from .outcome import describe, training_outcome
+
     traceback = False
+    kept = []  # what the outcome line needs: records, stop messages, the first timestamp
     for line in stream:
+        if parsed_time(line) and (not kept or "Stopping" in line or "early stop" in line
+                                  or "done training" in line or "| valid |" in line or "| train |" in line):
+            kept.append(line)
         log.write(line)
         log.flush()
         traceback = traceback or "Traceback" in line
@@ -97,3 +105,13 @@ def follow(stream: TextIO, log: TextIO, out: TextIO, progress: Progress) -> None
         elif traceback or any(s in line for s in SHOWN):
             out.write(line)
         out.flush()
+    text = "".join(kept)
+    if "done training" in text and not traceback:
+        summary = describe(training_outcome(text, progress.metric, progress.maximize), progress.metric)
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} | INFO | xlmr_user.progress | {summary}\n")
+        out.write(summary + "\n")
+        out.flush()
+
+
+def parsed_time(line: str) -> bool:
+    return len(line) > 19 and line[4] == "-" and line[13] == ":"
