@@ -44,8 +44,6 @@ DEFAULT_SYSTEMS = ["sdpa_transformer_lm_wt2_small", "gpt2", "transformer_lm"]
 OPTIONS = {"+rotary": ["--rotary"], "+qk_norm": ["--qk-norm"], "+relu_squared": ["--relu-squared"],
            "+zero_init_proj": ["--zero-init-proj"], "+untied_output": ["--untied-output"],
            "+muon": ["--optimizer", "muon"]}
-# the winning set (bench/README.md): the *_modern architecture, and Muon
-MODERN = ["--optimizer", "muon"]
 
 COMMON = ["--sample-break-mode", "none", "--tokens-per-sample", "512", "--max-tokens", "2048",
           "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--weight-decay", "0.01",
@@ -68,9 +66,14 @@ def systems(warmup: int):
         **{f"plugin {name}": {"task": "xlmr_language_modeling",
                               "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small", *flags]}
            for name, flags in OPTIONS.items()},
+        # the options that won alone, as one architecture; with Adam and with Muon
         "plugin sdpa_transformer_lm_wt2_small_modern": {
             "task": "xlmr_language_modeling",
-            "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small_modern", *MODERN],
+            "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small_modern"],
+        },
+        "plugin modern+muon": {
+            "task": "xlmr_language_modeling",
+            "train": [*plugin, "--arch", "sdpa_transformer_lm_wt2_small_modern", "--optimizer", "muon"],
         },
         "plugin awd_lstm_lm_small": {
             "task": "xlmr_language_modeling",
@@ -321,7 +324,7 @@ def add_parser(sub):
     p.add_argument("--concurrent", action="store_true",
                    help="run the systems at the same time (fair on a shared machine)")
     p.add_argument("--systems", default="", help="comma-separated last words of system names "
-                   "(sdpa_transformer_lm_wt2_small, sdpa_transformer_lm_wt2_small_modern, "
+                   "(sdpa_transformer_lm_wt2_small, sdpa_transformer_lm_wt2_small_modern, modern+muon, "
                    f"{', '.join(OPTIONS)} (one option each), awd_lstm_lm_small, gpt2, transformer_lm); "
                    "default: " + ",".join(DEFAULT_SYSTEMS))
     p.add_argument("--name", default="wt2-mini", help="results file name: <date>-NAME.*")

@@ -109,3 +109,26 @@ def test_untagged_parameters_are_a_clear_error(lm_bin, tmp_path):
                    "--tokens-per-sample", "32", "--max-tokens", "256", *MUON_ARGS, "--cpu",
                    "--max-update", "1", "--save-dir", tmp_path, check=False)
     assert_one_line_error(proc, "--optimizer muon", "xlmr_language_modeling")
+
+
+def test_muon_step_is_torchs_with_a_fast_dtype():
+    """In bfloat16 the step is torch.optim.Muon's bit for bit; on a CPU it runs in
+    float32 (torch's bfloat16 cast is several times slower there) and stays close."""
+    import copy
+
+    from xlmr_user.optim.muon import Muon
+
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(64, 32))
+    same, fp32 = copy.deepcopy(w), copy.deepcopy(w)
+    opts = [torch.optim.Muon([w], lr=0.02, adjust_lr_fn="match_rms_adamw"),
+            Muon([same], lr=0.02, adjust_lr_fn="match_rms_adamw", ns_dtype=torch.bfloat16),
+            Muon([fp32], lr=0.02, adjust_lr_fn="match_rms_adamw")]
+    for _ in range(3):
+        g = torch.randn(64, 32)
+        for p, o in zip((w, same, fp32), opts):
+            p.grad = g.clone()
+            o.step()
+    assert torch.equal(w, same)
+    torch.testing.assert_close(fp32, w, atol=2e-3, rtol=0)
+    assert not torch.equal(fp32, w)

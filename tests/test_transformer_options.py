@@ -120,7 +120,7 @@ def test_eval_lm_and_beam_search_with_every_option(lm_bin, tmp_path):
     from fairseq import checkpoint_utils
     from fairseq.sequence_generator import SequenceGenerator
 
-    ckpt = _train(lm_bin, tmp_path / "modern", "--arch", f"{TINY}_modern")
+    ckpt = _train(lm_bin, tmp_path / "modern", "--arch", f"{TINY}_modern", "--zero-init-proj")
     out = fairseq("eval_lm", lm_bin, "--user-dir", USER_DIR, "--path", ckpt, "--gen-subset", "test",
                   "--tokens-per-sample", "32", "--cpu").stdout
     assert "Perplexity" in out
