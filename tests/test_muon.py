@@ -132,3 +132,15 @@ def test_muon_step_is_torchs_with_a_fast_dtype():
     assert torch.equal(w, same)
     torch.testing.assert_close(fp32, w, atol=2e-3, rtol=0)
     assert not torch.equal(fp32, w)
+
+
+def test_one_flat_vector_is_a_clear_error(lm_bin):
+    """What --fp16 hands the optimizer unless --fp16-no-flatten-grads is given."""
+    from fairseq import optim
+
+    from xlmr_user.errors import ConfigError
+
+    _, model, _, cfg = build_lm(lm_bin, *MUON_ARGS)
+    flat = torch.nn.Parameter(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    with pytest.raises(ConfigError, match="add --fp16-no-flatten-grads"):
+        optim.build_optimizer(cfg.optimizer, [flat])
