@@ -57,23 +57,20 @@ def test_text_classification(toy_bin, tmp_path):
     assert not torch.allclose(a[key], c[key], atol=2e-5, rtol=1e-4)
 
 
+LM_ARGS = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+           "--criterion", "adaptive_softmax", "--arch", "sdpa_transformer_lm_wt2_tiny",
+           "--tokens-per-sample", "32", "--batch-size", "8", "--dropout", "0",
+           "--attention-dropout", "0", "--activation-dropout", "0",
+           "--adaptive-softmax-dropout", "0"]
+
+
 def test_language_modeling(lm_bin, tmp_path):
-    args = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-            "--criterion", "adaptive_softmax", "--arch", "sdpa_transformer_lm_wt2_tiny",
-            "--tokens-per-sample", "32", "--batch-size", "8", "--dropout", "0",
-            "--attention-dropout", "0", "--activation-dropout", "0",
-            "--adaptive-softmax-dropout", "0"]
-    compare(tmp_path, lm_bin, args, ("loss", "nll_loss", "ppl", "word_ppl"))
+    compare(tmp_path, lm_bin, LM_ARGS, ("loss", "nll_loss", "ppl", "word_ppl"))
 
 
 def test_language_modeling_with_muon(lm_bin, tmp_path):
     """Muon orthogonalises the summed gradient: 2 workers still equal 1 with --update-freq 2."""
-    args = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-            "--criterion", "adaptive_softmax", "--arch", "sdpa_transformer_lm_wt2_tiny",
-            "--tokens-per-sample", "32", "--batch-size", "8", "--dropout", "0",
-            "--attention-dropout", "0", "--activation-dropout", "0",
-            "--adaptive-softmax-dropout", "0"]
-    compare(tmp_path, lm_bin, args, ("loss", "nll_loss", "ppl", "word_ppl"),
+    compare(tmp_path, lm_bin, LM_ARGS, ("loss", "nll_loss", "ppl", "word_ppl"),
             optimizer=["--optimizer", "muon", "--lr", "3e-3"])
 
 

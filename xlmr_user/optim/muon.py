@@ -59,6 +59,14 @@ def orthogonalize(g: torch.Tensor, ns_coefficients, ns_steps: int, eps: float, d
     return x.T if g.size(0) > g.size(1) else x
 
 
+def _evaluate(closure):
+    """torch optimizers' ``step(closure)``: the loss, computed with gradients."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 class Muon(torch.optim.Muon):
     """``torch.optim.Muon`` (its defaults, checks, state and learning-rate rules)
     with the Newton-Schulz iteration in a dtype the device computes fast.
@@ -73,10 +81,7 @@ class Muon(torch.optim.Muon):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         for group in self.param_groups:
             params, grads, bufs = [], [], []
             self._init_group(group, params, grads, bufs)
@@ -132,10 +137,7 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = _evaluate(closure)
         for inner in (self._muon, self._adamw):
             if inner is not None:
                 inner.step()
