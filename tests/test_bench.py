@@ -91,6 +91,28 @@ def test_goals_are_said_met_or_not():
     assert all(g.startswith("MET") for g in goals(rows))
 
 
+def test_time_to_fairseq_ppl_and_the_issue_16_goals():
+    from bench.lm_wt2_mini import goals, systems, time_to_reach
+
+    # log-linear between validations: from 400 at 100 s to 100 at 200 s, 200 is half way
+    assert abs(time_to_reach([(100, 400.0), (200, 100.0)], 200.0) - 150.0) < 1e-9
+    assert time_to_reach([(100, 150.0)], 200.0) == 100  # already below at the first point
+    assert time_to_reach([(100, 400.0), (200, 300.0)], 200.0) is None
+    rows = [{"system": "plugin a", "test_ppl": 180.0, "ppl_vs_fairseq": 0.72, "time_vs_fairseq": 0.35},
+            {"system": "fairseq b", "test_ppl": 250.0}]
+    said = goals(rows)
+    assert any(g.startswith("NOT MET") and "0.72x fairseq's (goal <= 0.7x)" in g for g in said)
+    assert any(g.startswith("MET") and "in 0.35x fairseq's time" in g for g in said)
+    rows[0]["time_vs_fairseq"] = None
+    assert any(g.startswith("NOT MET") and "best valid ppl never" in g for g in goals(rows))
+    # each option alone is the baseline plus one flag
+    s = systems(warmup=200)
+    base = s["plugin sdpa_transformer_lm_wt2_small"]["train"]
+    assert s["plugin +rotary"]["train"] == base + ["--rotary"]
+    assert s["plugin +muon"]["train"][-2:] == ["--optimizer", "muon"]
+    assert "sdpa_transformer_lm_wt2_small_modern" in s["plugin modern+muon"]["train"]
+
+
 def test_valid_curve_from_log_timestamps():
     from bench.curves import valid_curve
 
