@@ -97,6 +97,13 @@ def train(args) -> dict:
     train_s = tokens = updates = 0
     curve = []
     g = torch.Generator().manual_seed(args.seed)
+
+    def validate(updates):
+        valid = perplexity(model, valid_stream)
+        curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
+                      "valid_ppl": round(valid["ppl"], 2)})
+        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
+
     while time.time() - start < budget:
         order = torch.randperm(len(train_blocks), generator=g).tolist()
         for i in range(0, len(order) - BATCH + 1, BATCH):
@@ -114,10 +121,10 @@ def train(args) -> dict:
             updates += 1
             tokens += tgt.numel()
             train_s += time.time() - t0
-        valid = perplexity(model, valid_stream)
-        curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
-                      "valid_ppl": round(valid["ppl"], 2)})
-        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
+            if args.validate_every and updates % args.validate_every == 0:
+                validate(updates)
+        if not curve or curve[-1]["updates"] != updates:  # end of a pass (or of the budget)
+            validate(updates)
     loop_s = time.time() - start
     test = perplexity(model, test_stream)
     # fairseq's words/s meters run through its validations: so does this rate
@@ -137,6 +144,8 @@ def main(argv=None) -> int:
     add_size_args(p)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup-updates", type=int, default=200)
+    p.add_argument("--validate-every", type=int, default=0,
+                   help="updates between validations, besides the one after each pass over the data")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     return write_result(train(a), a.out)

@@ -162,13 +162,16 @@ def run(args) -> int:
         tag = name.replace(" ", "_")
         if chosen[name]["task"] is None:
             cmd = [PY, "-m", "bench.hf_gpt2", "--data-bin", str(databin), *chosen[name]["train"],
+                   "--validate-every", str(args.validate_every),
                    "--budget-minutes", str(args.budget_minutes), "--threads", str(args.threads),
                    "--seed", str(args.seed), "--out", str(work / f"result-{tag}.json")]
             jobs.append(Job(name, cmd, str(work / f"train-{tag}.log"), env={"PYTHONPATH": str(ROOT)}))
             continue
         save = work / f"ckpt-{tag}"
         shutil.rmtree(save, ignore_errors=True)  # a fresh run, not a resumed one
-        cmd = [PY, "-m", "fairseq_cli.train", str(databin), *COMMON, *chosen[name]["train"],
+        every = (["--validate-interval-updates", str(args.validate_every), "--save-interval-updates",
+                  str(args.validate_every), "--keep-interval-updates", "1"] if args.validate_every else [])
+        cmd = [PY, "-m", "fairseq_cli.train", str(databin), *COMMON, *chosen[name]["train"], *every,
                "--stop-time-hours", str(args.budget_minutes / 60.0), "--save-dir", str(save),
                "--seed", str(args.seed)]
         jobs.append(Job(name, cmd, str(work / f"train-{tag}.log")))
@@ -235,7 +238,8 @@ def run(args) -> int:
     result = {"benchmark": "wt2-mini", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "budget_minutes": args.budget_minutes, "threads_per_system": args.threads,
               "concurrent": args.concurrent, "seed": args.seed, "quick": args.quick,
-              "warmup_updates": args.warmup_updates, "matmul_peak_gflops": round(peak / 1e9, 1),
+              "warmup_updates": args.warmup_updates, "validate_every": args.validate_every,
+              "matmul_peak_gflops": round(peak / 1e9, 1),
               "goals": goals(rows), "rows": rows}
     save_results(result, markdown_table(result), args.out_dir, name)
     return 0
@@ -329,6 +333,8 @@ def add_parser(sub):
                    "default: " + ",".join(DEFAULT_SYSTEMS))
     p.add_argument("--name", default="wt2-mini", help="results file name: <date>-NAME.*")
     p.add_argument("--warmup-updates", type=int, default=200)
+    p.add_argument("--validate-every", type=int, default=0,
+                   help="updates between validations, for finer curves (0: once an epoch)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shared", default=str(SHARED_WT2))
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "wt2-mini"))

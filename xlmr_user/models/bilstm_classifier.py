@@ -2,7 +2,7 @@
 ``text_classification``, the classic strong from-scratch text classifier
 (Conneau et al. 2017's InferSent encoder; Zhou et al. 2016).
 
-    tokens -> embeddings -> N bidirectional LSTM layers (residual from the 2nd)
+    tokens -> embeddings -> N bidirectional LSTM layers (residual where the sizes match)
            -> max and mean pooling over the real tokens -> classification head
 
 The model speaks RoBERTa's interface: ``model(src_tokens, features_only=True,
@@ -15,7 +15,7 @@ sequence (``<s> a </s> </s> b </s>``), as for RoBERTa.  ``--freeze-encoder`` and
 
 | arch                    | embed | hidden (per direction) | layers |
 |-------------------------|-------|------------------------|--------|
-| bilstm_classifier       | 256   | 256                    | 2      |
+| bilstm_classifier       | 256   | 128                    | 2      |
 | bilstm_classifier_tiny  | 32    | 32                     | 1      |
 """
 from dataclasses import dataclass, field
@@ -33,7 +33,8 @@ POOLING = ChoiceEnum(["max_mean", "max", "mean"])
 @dataclass
 class BiLSTMClassifierConfig(FairseqDataclass):
     encoder_embed_dim: int = field(default=256, metadata={"help": "token embedding size"})
-    encoder_hidden_dim: int = field(default=256, metadata={"help": "LSTM size per direction"})
+    # 128: on a CPU the recurrence dominates; 256 trains 3.5x fewer sentences a second
+    encoder_hidden_dim: int = field(default=128, metadata={"help": "LSTM size per direction"})
     encoder_layers: int = field(default=2, metadata={"help": "bidirectional LSTM layers"})
     dropout: float = field(default=0.3, metadata={"help": "dropout on embeddings and between layers"})
     pooling: POOLING = field(default="max_mean", metadata={"help": "pooling over the tokens"})
@@ -124,7 +125,7 @@ def bilstm_classifier(cfg):
     """The defaults (``--arch bilstm_classifier`` is the model's own name: fairseq
     registers it with the config above)."""
     cfg.encoder_embed_dim = safe_getattr(cfg, "encoder_embed_dim", 256)
-    cfg.encoder_hidden_dim = safe_getattr(cfg, "encoder_hidden_dim", 256)
+    cfg.encoder_hidden_dim = safe_getattr(cfg, "encoder_hidden_dim", 128)
     cfg.encoder_layers = safe_getattr(cfg, "encoder_layers", 2)
     cfg.dropout = safe_getattr(cfg, "dropout", 0.3)
     cfg.pooling = safe_getattr(cfg, "pooling", "max_mean")
