@@ -22,7 +22,7 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 BENCH_LM_ARGS ?= --budget-minutes 20 --concurrent
 BENCH_SST2_ARGS ?= --concurrent --threads 1
 
-.PHONY: install install-bench test test-fast help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2
+.PHONY: install install-bench test test-fast help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2 bench-time-to-quality
 
 help:  ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -96,3 +96,10 @@ bench-sib-200:  ## cross-lingual transfer on SIB-200: pretrained vs scratch vs T
 
 bench-sst-2:  ## the SST-2 benchmark only
 	$(PY) -m bench sst-2 --peers $(BENCH_SST2_ARGS)
+
+bench-time-to-quality:  ## LM options one by one, then the winning set vs the peers, then the SST-2 BiLSTM (about 80 min)
+	$(PY) -m bench wt2-mini --concurrent --warmup-updates 50 --validate-every 25 --name wt2-mini-options \
+	  --systems sdpa_transformer_lm_wt2_small,+rotary,+qk_norm,+relu_squared,+zero_init_proj,+untied_output,+muon
+	$(PY) -m bench wt2-mini --concurrent --warmup-updates 50 --validate-every 25 --name wt2-mini-modern \
+	  --systems sdpa_transformer_lm_wt2_small,+muon,sdpa_transformer_lm_wt2_small_modern,modern+muon,transformer_lm,gpt2
+	$(PY) -m bench sst-2 --concurrent --threads 1 --budget-minutes 10 --scratch-updates 3000 --no-peft --bilstm --name sst-2-bilstm

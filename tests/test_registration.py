@@ -23,6 +23,8 @@ def test_general_help_lists_the_plugin_components():
     assert "xlmr_user components (--user-dir)" in out
     compact = "".join(out.split())
     assert "xlmr_large" in compact and "sdpa_transformer_lm_wt2" in compact
+    for name in ("optimizer:muon", "bilstm_classifier", "sdpa_transformer_lm_wt2_small_modern"):
+        assert name in compact, name
 
 
 def test_architecture_sizes(toy_bin):

@@ -19,6 +19,7 @@ def plugin_components() -> Dict[str, List[str]]:
     package registered, by kind; renamed ones are listed under ``alias``."""
     from fairseq.criterions import CRITERION_REGISTRY
     from fairseq.models import ARCH_CONFIG_REGISTRY, MODEL_REGISTRY
+    from fairseq.optim import OPTIMIZER_REGISTRY
     from fairseq.tasks import TASK_REGISTRY
 
     from .models import ALIASES
@@ -28,6 +29,7 @@ def plugin_components() -> Dict[str, List[str]]:
         "criterion": [n for n, c in CRITERION_REGISTRY.items() if _ours(c)],
         "model": [n for n, c in MODEL_REGISTRY.items() if _ours(c)],
         "arch": [n for n, fn in ARCH_CONFIG_REGISTRY.items() if _ours(fn)],
+        "optimizer": [n for n, c in OPTIMIZER_REGISTRY.items() if _ours(c)],
     }
     for kind in ("model", "arch"):
         found[kind] = [n for n in found[kind] if n not in ALIASES]
