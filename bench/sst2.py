@@ -351,8 +351,9 @@ def markdown_tables(result: dict) -> str:
             "plugin_speed_ratio", "valid_accuracy", "test_accuracy", "test_macro_f1", "peak_rss_mb"]
     peft_cols = ["system", "lr", "trainable_params", "params", "train_wall_s",
                  "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"]
-    text = (head + f"From scratch ({result['scratch_updates']} updates of 32, at most "
-            f"{result['budget_minutes']} min) vs TF-IDF + LR:\n\n" + _table(result["rows"], cols))
+    text = (head + f"From scratch ({result['scratch_updates']} updates of the recipe's batch "
+            f"(32; bilstm_classifier 64), at most {result['budget_minutes']} min) vs TF-IDF + LR:\n\n"
+            + _table(result["rows"], cols))
     if result.get("peft_rows"):
         text += (f"\n\nFrom one xlmr_tiny checkpoint ({result['pretrain_updates']} masked-LM updates "
                  f"on the training text), {result['finetune_updates']} fine-tuning updates each:\n\n"
