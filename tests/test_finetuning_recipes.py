@@ -180,7 +180,8 @@ def test_make_classify_on_three_label_pairs(pair_tsv, tmp_path):
     exp = tmp_path / "exp"
     run(["make", "-C", ROOT, "classify", f"DATA={pair_tsv}", f"PY={PYTHON}"],
         env={**ENV, "EXP": str(exp), "ARCH": "xlmr_tiny", "MAX_POSITIONS": "128",
-             "VOCAB_SIZE": "1000", "LR": "1e-3", "MAX_UPDATE": "100"})
+             "VOCAB_SIZE": "1000", "LR": "1e-3", "MAX_UPDATE": "100",
+             "PATIENCE": "-1"})  # all 100 updates: no early stop
     res = results(exp)
     assert res["pair"] is True and len(res["labels"]) == 3 and res["num_updates"] == 100
     assert res["valid"]["bsz"] == 100 and "test" not in res

@@ -63,7 +63,8 @@ def test_make_classify_fine_tunes_the_pretrained_directory(pretrained, tmp_path)
     data = small_tsv(tmp_path / "raw")
     proc = run(["make", "-C", ROOT, "classify", f"DATA={data}", f"PRETRAINED={exp / 'model'}",
                 f"PY={PYTHON}"], env={"PYTHON": PYTHON, "NGPU": "0", "EXP": str(out), "ARCH": "xlmr_tiny",
-                                      "MAX_UPDATE": "20", "LR": "1e-3"})
+                                      "MAX_UPDATE": "20", "LR": "1e-3",
+                                          "PATIENCE": "-1"})  # all 20 updates: no early stop
     log = (out / "train.log").read_text()
     assert f"loaded checkpoint {exp / 'model' / 'model.pt'}" in log.lower()
     res = json.loads((out / "results.json").read_text())

@@ -18,6 +18,16 @@ import pytest
 
 from conftest import PYTHON, TINY_TRAIN_ARGS, USER_DIR, assert_one_line_error, fairseq, run
 
+HANG_GUARD_S = 60  # not a speed limit: httpx's default 5 s fails on a loaded machine
+
+
+def post(url, **kw):
+    return httpx.post(url, timeout=HANG_GUARD_S, **kw)
+
+
+def get(url, **kw):
+    return httpx.get(url, timeout=HANG_GUARD_S, **kw)
+
 pytestmark = pytest.mark.slow  # each test starts a server (fairseq import, model load)
 
 
@@ -56,7 +66,7 @@ def serving(model_dir, *args, stop=True):
 
 
 def metric(url: str, name: str) -> float:
-    text = httpx.get(url + "/metrics").text
+    text = get(url + "/metrics").text
     m = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 
@@ -89,7 +99,7 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
     expected = [l.split("\t") for l in predicted.splitlines() if "\t" in l and not l.startswith("labels")]
     # a relative MODEL_DIR, as users type it
     with serving(os.path.relpath(toy_model), "--max-batch-size", "8") as (url, _):
-        r = httpx.post(url + "/v1/classify", json={"inputs": toy_sentences, "all_probs": True, "top_k": 2})
+        r = post(url + "/v1/classify", json={"inputs": toy_sentences, "all_probs": True, "top_k": 2})
         assert r.status_code == 200
         outputs = r.json()["outputs"]
         assert len(outputs) == len(expected) == 40
@@ -97,12 +107,12 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
             assert out["label"] == label
             assert [round(p, 4) for p in out["probs"].values()] == pytest.approx([float(p) for p in probs], abs=1e-4)
             assert [t["label"] for t in out["top_k"]][0] == label and len(out["top_k"]) == 2
-        info = httpx.get(url + "/v1/model").json()
+        info = get(url + "/v1/model").json()
         assert info["kind"] == "classifier" and info["architecture"] == "xlmr_tiny"
         assert info["labels"] == list(out["probs"]) and info["parameters"] > 100_000
         assert info["checkpoint_sha256"] == hashlib.sha256((toy_model / "model.pt").read_bytes()).hexdigest()
-        assert httpx.get(url + "/health").json()["status"] == "ready"
-        r = httpx.post(url + "/v1/fill-mask", json={"inputs": ["a <mask> b"]})
+        assert get(url + "/health").json()["status"] == "ready"
+        r = post(url + "/v1/fill-mask", json={"inputs": ["a <mask> b"]})
         assert r.status_code == 404 and "classifier model, which answers /v1/classify" in r.json()["error"]
 
 
@@ -151,7 +161,7 @@ def test_full_queue_answers_503_with_retry_after(toy_model, toy_sentences):
         assert set(codes) == {200, 503} and codes.count(503) >= 10, codes
         busy = next(r for r in responses if r.status_code == 503)
         assert busy.headers["Retry-After"] == "1" and "--max-queue" in busy.json()["error"]
-        assert httpx.post(url + "/v1/classify", json={"inputs": ["fine"]}).status_code == 200
+        assert post(url + "/v1/classify", json={"inputs": ["fine"]}).status_code == 200
 
 
 def test_sigterm_answers_the_requests_in_flight_then_exits_0(toy_model, toy_sentences):
@@ -160,7 +170,7 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(toy_model, toy_sent
             async with httpx.AsyncClient(timeout=60) as client:
                 pending = [asyncio.create_task(client.post(url + "/v1/classify", json={"inputs": [s]}))
                            for s in toy_sentences[:8]]
-                while httpx.get(url + "/health").json()["queued_texts"] < 8:  # all wait in the batch window
+                while get(url + "/health").json()["queued_texts"] < 8:  # all wait in the batch window
                     await asyncio.sleep(0.05)
                 proc.send_signal(signal.SIGTERM)
                 return await asyncio.gather(*pending)
@@ -176,13 +186,13 @@ def test_bearer_token(toy_model, tmp_path):
     (tmp_path / "key").write_text("s3cret-token\n")
     with serving(toy_model, "--api-key-file", tmp_path / "key") as (url, _):
         good = {"inputs": ["a film"]}
-        assert httpx.post(url + "/v1/classify", json=good).status_code == 401
-        r = httpx.post(url + "/v1/classify", json=good, headers={"Authorization": "Bearer wrong"})
+        assert post(url + "/v1/classify", json=good).status_code == 401
+        r = post(url + "/v1/classify", json=good, headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
-        assert httpx.post(url + "/v1/classify", json=good,
+        assert post(url + "/v1/classify", json=good,
                           headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
-        assert httpx.get(url + "/v1/model").status_code == 401
-        assert httpx.get(url + "/health").status_code == 200
+        assert get(url + "/v1/model").status_code == 401
+        assert get(url + "/health").status_code == 200
 
 
 def test_command_line_errors(toy_model, tmp_path):
@@ -230,10 +240,10 @@ def test_score_equals_fairseq_eval_lm(lm_bin, tiny_lm, tmp_path):
                   "--cpu", "--num-workers", "0").stdout
     loss2 = float(re.search(r"Loss \(base 2\): ([\d.]+)", out).group(1))
     with serving(lm_bin, "--checkpoint-file", tiny_lm) as (url, _):
-        r = httpx.post(url + "/v1/score", json={"inputs": lines})
+        r = post(url + "/v1/score", json={"inputs": lines})
         assert r.status_code == 200
         rows = r.json()["outputs"]
-        assert httpx.get(url + "/v1/model").json()["kind"] == "lm"
+        assert get(url + "/v1/model").json()["kind"] == "lm"
     tokens = sum(r["tokens"] for r in rows)
     assert tokens == sum(len(l.split()) + 1 for l in lines)  # words + </s>
     assert -sum(r["logprob"] for r in rows) / tokens / math.log(2) == pytest.approx(loss2, abs=1e-3)
@@ -251,11 +261,11 @@ def test_fill_mask_equals_fairseq_hub(tiny_pretrained):
                                        sentencepiece_model=str(tiny_pretrained / "sentencepiece.bpe.model")).eval()
     expected = hub.fill_mask(text, topk=3)
     with serving(tiny_pretrained) as (url, _):
-        r = httpx.post(url + "/v1/fill-mask", json={"inputs": [text, "the <mask> end"], "top_k": 3})
+        r = post(url + "/v1/fill-mask", json={"inputs": [text, "the <mask> end"], "top_k": 3})
         assert r.status_code == 200
         got = r.json()["outputs"][0]
         assert [(c["sequence"], c["token"]) for c in got] == [(s, t) for s, _, t in expected]
         assert [c["probability"] for c in got] == pytest.approx([p for _, p, _ in expected], abs=1e-5)
-        r = httpx.post(url + "/v1/fill-mask", json={"inputs": ["no mask here"]})
+        r = post(url + "/v1/fill-mask", json={"inputs": ["no mask here"]})
         assert r.status_code == 422 and "exactly one <mask>" in r.json()["error"]
-        assert httpx.get(url + "/v1/model").json()["kind"] == "masked_lm"
+        assert get(url + "/v1/model").json()["kind"] == "masked_lm"
