@@ -133,7 +133,7 @@ fi
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 # what training depends on: a finished run with other settings is not reused
-settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed patience=$patience validate_interval=$validate_interval"
+settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
 
 if stage_enabled 1 && [ -x "$recipe_dir/local/data.sh" ]; then
   log "stage 1: data -> $data"
