@@ -1,31 +1,16 @@
 """Learning curves of the benchmarked systems: a validation metric against
 wall time, read from fairseq's logs or given by a peer, drawn one curve per
 system into one PNG."""
-import datetime as dt
 from pathlib import Path
-
-
-def _timestamp(line: str):
-    try:
-        return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
 
 
 def valid_curve(log_text: str, metric: str = "valid_ppl"):
     """[(seconds since the log's first timestamped line, metric)] for each
     validation in a fairseq-train log (``--log-format json``)."""
-    from xlmr_user.recipes.fairseq_logs import json_records
+    from xlmr_user.recipes.fairseq_logs import timed_records
 
-    lines = log_text.splitlines()
-    start = next((t for t in map(_timestamp, lines) if t), None)
-    curve = []
-    for line in lines:
-        if "| valid | {" in line and start:
-            rec = json_records(line, "valid")[0]
-            if metric in rec:
-                curve.append(((_timestamp(line) - start).total_seconds(), float(rec[metric])))
-    return curve
+    return [(t, float(rec[metric])) for t, rec in timed_records(log_text, "valid")
+            if t is not None and metric in rec]
 
 
 def plot_curves(rows, png: Path, title: str, ylabel: str, final_key: str, log_y: bool) -> bool:

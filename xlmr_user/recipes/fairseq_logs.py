@@ -1,6 +1,7 @@
 """Read the JSON records fairseq prints with ``--log-format json``."""
+import datetime as dt
 import json
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 
 def json_records(text: str, tag: str) -> List[Dict]:
@@ -24,4 +25,25 @@ def numbers(record: Dict, prefix: str) -> Dict[str, float]:
                 out[k[len(prefix) + 1:]] = float(v)
             except (TypeError, ValueError):
                 pass
+    return out
+
+
+def line_time(line: str) -> Optional[dt.datetime]:
+    """The timestamp fairseq's logger puts at the start of a line, if any."""
+    try:
+        return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def timed_records(text: str, tag: str) -> List[Tuple[Optional[float], Dict]]:
+    """``(seconds after the log's first timestamped line, record)`` for every TAG
+    record in ``text``, in order (seconds None where a line has no timestamp)."""
+    lines = text.splitlines()
+    start = next((t for t in map(line_time, lines) if t), None)
+    out = []
+    for line in lines:
+        for rec in json_records(line, tag):
+            t = line_time(line)
+            out.append(((t - start).total_seconds() if t and start else None, rec))
     return out

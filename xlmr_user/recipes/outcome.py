@@ -1,11 +1,10 @@
 """How a fairseq-train run ended, read from its log: when the best checkpoint
 was reached and why training stopped (``--patience``, ``--max-update``,
 ``--max-epoch``, ``--stop-time-hours``, or not at all)."""
-import datetime as dt
 import re
-from typing import Dict, Optional
+from typing import Dict
 
-from .fairseq_logs import json_records, numbers
+from .fairseq_logs import json_records, numbers, timed_records
 
 EARLY_STOP = re.compile(r"early stop since valid performance hasn't improved for last (\d+) runs")
 MAX_UPDATE = re.compile(r"Stopping training due to num_updates: (\d+) >= max_update: (\d+)")
@@ -13,33 +12,19 @@ STOP_TIME = re.compile(r"Stopping training due to cumulative_training_time: ([\d
                        r"stop_time_hours: ([\d.]+)")
 
 
-def _time(line: str) -> Optional[dt.datetime]:
-    try:
-        return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
 def training_outcome(text: str, metric: str = "accuracy", maximize: bool = True) -> Dict:
     """``stop_reason`` (early_stop, max_update, stop_time, max_epoch or unfinished),
     ``best_update``/``best_epoch``/``best_valid_METRIC``/``best_after_s`` (seconds
     after the log's first line), ``validations``, ``last_update``."""
-    lines = text.splitlines()
-    start = next((t for t in map(_time, lines) if t), None)
     best, validations = None, 0
-    for line in lines:
-        recs = json_records(line, "valid")
-        if not recs:
-            continue
-        v = numbers(recs[0], "valid")
+    for seconds, rec in timed_records(text, "valid"):
+        v = numbers(rec, "valid")
         if metric not in v:
             continue
         validations += 1
         if best is None or (v[metric] > best[0] if maximize else v[metric] < best[0]):
-            t = _time(line)
-            epoch = recs[0].get("epoch", recs[0].get("valid_epoch"))  # fairseq: unprefixed
-            best = (v[metric], int(v.get("num_updates", 0)), None if epoch is None else int(epoch),
-                    (t - start).total_seconds() if t and start else None)
+            epoch = rec.get("epoch", rec.get("valid_epoch"))  # fairseq: unprefixed
+            best = (v[metric], int(v.get("num_updates", 0)), None if epoch is None else int(epoch), seconds)
     out: Dict = {"validations": validations}
     if best is not None:
         out.update({f"best_valid_{metric}": best[0], "best_update": best[1], "best_epoch": best[2],

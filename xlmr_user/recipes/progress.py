@@ -14,6 +14,8 @@ import json
 import time
 from typing import Dict, Optional, TextIO
 
+from .fairseq_logs import line_time
+
 SHOWN = ("| WARNING |", "| ERROR |", "error:", "model parameters:", "Loaded checkpoint", "Traceback",
          "done training")
 
@@ -92,7 +94,7 @@ def follow(stream: TextIO, log: TextIO, out: TextIO, progress: Progress) -> None
     traceback = False
     kept = []  # what the outcome line needs: records, stop messages, the first timestamp
     for line in stream:
-        if parsed_time(line) and (not kept or "Stopping" in line or "early stop" in line
+        if line_time(line) and (not kept or "Stopping" in line or "early stop" in line
                                   or "done training" in line or "| valid |" in line or "| train |" in line):
             kept.append(line)
         log.write(line)
@@ -113,5 +115,3 @@ def follow(stream: TextIO, log: TextIO, out: TextIO, progress: Progress) -> None
         out.flush()
 
 
-def parsed_time(line: str) -> bool:
-    return len(line) > 19 and line[4] == "-" and line[13] == ":"
