@@ -1,12 +1,14 @@
 """The plugin LM's options (--rotary, --qk-norm, --relu-squared, --zero-init-proj,
 --untied-output): each changes what it says, incremental decoding equals
 full-sequence scoring with each, fairseq-eval-lm and beam search run, and a
-checkpoint written before the options existed loads and scores unchanged."""
+checkpoint written before the options existed loads and scores unchanged.
+The encoder's (the same, but --untied-output): padding, what each does, fairseq
+RoBERTa equivalence without them, training and reloading with them."""
 import pytest
 import torch
 from fairseq.utils import relu_squared
 
-from conftest import USER_DIR, build_lm, fairseq
+from conftest import TINY_TRAIN_ARGS, USER_DIR, build_lm, build_task, fairseq, json_records
 from xlmr_user.modules.causal_attention import CausalSelfAttention
 from xlmr_user.modules.self_attention import SelfAttention
 
@@ -161,3 +163,87 @@ def test_checkpoint_from_before_the_options_loads_unchanged(lm_bin, tmp_path):
         models, _, _ = checkpoint_utils.load_model_ensemble_and_task([str(path)])
         assert type(models[0].decoder.layers[0].self_attn) is CausalSelfAttention
     assert scores[0] == scores[1] and scores[0]
+
+
+# ---- the encoder (--arch xlmr_*: fairseq's RoBERTa with the same options) ----
+
+ENCODER_OPTIONS = ["--rotary", "--qk-norm", "--relu-squared", "--zero-init-proj"]
+
+
+def _right_padded(pad):
+    short = torch.tensor([[0, 10, 11, 12, 13, 2]])
+    batch = torch.tensor([[0, 10, 11, 12, 13, 2, pad, pad, pad], [0, 14, 15, 16, 17, 18, 19, 20, 2]])
+    return short, batch
+
+
+@pytest.mark.parametrize("flags", [[o] for o in ENCODER_OPTIONS] + [ENCODER_OPTIONS],
+                         ids=lambda f: " ".join(f))
+def test_encoder_options_padding_and_what_they_do(toy_bin, flags):
+    task, model, _, _ = build_task(toy_bin, *flags)
+    _perturb(model)
+    model.eval()
+    short, batch = _right_padded(task.source_dictionary.pad())
+    with torch.no_grad():
+        alone, _ = model(short, features_only=True)  # (1, 6, C)
+        both, _ = model(batch, features_only=True)  # (2, 9, C)
+        logits, _ = model(batch, classification_head_name="sentence_classification_head")
+    assert both.shape == (2, 9, 64) and logits.shape == (2, 2)
+    torch.testing.assert_close(both[:1, :6], alone, rtol=1e-4, atol=1e-5)  # padding changes nothing
+    layers = model.encoder.sentence_encoder.layers
+    attn = layers[0].self_attn
+    assert isinstance(attn, SelfAttention) == ("--rotary" in flags or "--qk-norm" in flags)
+    if isinstance(attn, SelfAttention):
+        assert attn.causal is False and (attn.rotary is not None) == ("--rotary" in flags)
+        assert attn.qk_norm == ("--qk-norm" in flags)
+    assert (model.encoder.sentence_encoder.embed_positions is None) == ("--rotary" in flags)
+    assert all((layer.activation_fn is relu_squared) == ("--relu-squared" in flags) for layer in layers)
+    # bidirectional: the last real token changes the first position's features
+    changed = batch.clone()
+    changed[1, 7] = 21
+    with torch.no_grad():
+        after, _ = model(changed, features_only=True)
+    assert not torch.allclose(after[1, 0], both[1, 0], atol=1e-4)
+
+
+def test_encoder_zero_init_and_fairseq_roberta_equivalence(toy_bin):
+    """Without options the plugin's encoder is fairseq's RoBERTa: a roberta model of
+    the same size loads into it strictly and gives the same outputs."""
+    from fairseq.models.roberta import RobertaModel
+
+    _, m, _, _ = build_task(toy_bin, "--zero-init-proj")
+    for layer in m.encoder.sentence_encoder.layers:
+        assert layer.fc2.weight.abs().sum() == 0 and layer.self_attn.out_proj.weight.abs().sum() == 0
+    _, ours, _, _ = build_task(toy_bin)
+    _, ref, _, _ = build_task(toy_bin, "--encoder-layers", "2", "--encoder-embed-dim", "64",
+                              "--encoder-ffn-embed-dim", "256", "--encoder-attention-heads", "4",
+                              "--attention-dropout", "0", arch="roberta")
+    assert type(ref) is RobertaModel and isinstance(ours, RobertaModel) and type(ours) is not RobertaModel
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    ours.eval(), ref.eval()
+    tokens = torch.randint(4, 20, (3, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(tokens, features_only=True)[0], ref(tokens, features_only=True)[0])
+    # rotary drops the position table and adds no saved tensor
+    _, rot, _, _ = build_task(toy_bin, "--rotary", "--qk-norm")
+    assert set(rot.state_dict()) == set(ours.state_dict()) - {"encoder.sentence_encoder.embed_positions.weight"}
+
+
+def test_encoder_options_train_and_survive_the_checkpoint(toy_bin, mlm_bin, tmp_path):
+    """Masked-LM pretraining and classification train with the options on; the
+    checkpoint rebuilds the same model."""
+    from fairseq import checkpoint_utils
+    from fairseq.models.roberta import RobertaModel
+
+    flags = ["--rotary", "--qk-norm", "--relu-squared"]
+    fairseq("train", mlm_bin, "--user-dir", USER_DIR, "--task", "xlmr_masked_lm", "--criterion", "xlmr_masked_lm",
+            "--arch", "xlmr_tiny", *flags, "--tokens-per-sample", "32", "--batch-size", "8",
+            "--optimizer", "adam", "--lr", "1e-3", "--max-update", "10", "--cpu", "--num-workers", "0",
+            "--save-dir", tmp_path / "mlm", "--no-epoch-checkpoints", "--seed", "1")
+    out = fairseq("train", toy_bin, *TINY_TRAIN_ARGS, *flags, "--lr", "1e-3", "--max-update", "60",
+                  "--save-dir", tmp_path / "cls", "--best-checkpoint-metric", "accuracy",
+                  "--maximize-best-checkpoint-metric").stdout
+    assert float(json_records(out, "valid")[-1]["valid_accuracy"]) > 60.0  # chance 50
+    models, _, _ = checkpoint_utils.load_model_ensemble_and_task([str(tmp_path / "cls" / "checkpoint_best.pt")])
+    assert isinstance(models[0], RobertaModel)  # what fairseq's hub interface wraps
+    attn = models[0].encoder.sentence_encoder.layers[0].self_attn
+    assert isinstance(attn, SelfAttention) and attn.rotary is not None and attn.qk_norm

@@ -43,40 +43,26 @@ from fairseq.models.transformer_lm import (
     TransformerLanguageModelConfig,
     base_lm_architecture,
 )
-from fairseq.utils import relu_squared, safe_getattr
-from torch import nn
+from fairseq.utils import safe_getattr
 
 from ..errors import ConfigError
 from ..modules.causal_attention import use_causal_sdpa
-from ..modules.self_attention import use_self_attention
+from ..modules.transformer_options import TransformerOptions, apply_options, options_of
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class SdpaTransformerLanguageModelConfig(TransformerLanguageModelConfig):
-    rotary: bool = field(default=False, metadata={
-        "help": "rotary position embeddings in self-attention (replaces the position embeddings)"})
-    qk_norm: bool = field(default=False, metadata={
-        "help": "RMS-normalise queries and keys per head before attention"})
-    relu_squared: bool = field(default=False, metadata={
-        "help": "FFN activation relu(x)^2 (overrides --activation-fn)"})
-    zero_init_proj: bool = field(default=False, metadata={
-        "help": "initialise the attention output and FFN output projections to zero"})
+class SdpaTransformerLanguageModelConfig(TransformerLanguageModelConfig, TransformerOptions):
     untied_output: bool = field(default=False, metadata={
         "help": "do not tie the output embedding (adaptive softmax) to the input embedding"})
-
-
-def options_of(args) -> dict:
-    return {k: bool(safe_getattr(args, k, False))
-            for k in ("rotary", "qk_norm", "relu_squared", "zero_init_proj", "untied_output")}
 
 
 @register_model("sdpa_transformer_lm", dataclass=SdpaTransformerLanguageModelConfig)
 class SdpaTransformerLanguageModel(TransformerLanguageModel):
     @classmethod
     def build_model(cls, args, task):
-        opts = options_of(args)
+        opts = {**options_of(args), "untied_output": bool(safe_getattr(args, "untied_output", False))}
         if opts["rotary"]:
             args.no_token_positional_embeddings = True
         if opts["untied_output"]:
@@ -85,18 +71,8 @@ class SdpaTransformerLanguageModel(TransformerLanguageModel):
             args.share_decoder_input_output_embed = False
         model = super().build_model(args, task)
         layers = model.decoder.layers
-        if opts["rotary"] or opts["qk_norm"]:
-            use_self_attention(layers, opts["rotary"], opts["qk_norm"], causal=True)
-        else:
+        if not apply_options(layers, opts, causal=True):
             use_causal_sdpa(model.decoder)
-        for layer in layers:
-            if opts["relu_squared"]:
-                layer.activation_fn = relu_squared
-            if opts["zero_init_proj"]:
-                for proj in (layer.self_attn.out_proj, layer.fc2):
-                    nn.init.zeros_(proj.weight)
-                    if proj.bias is not None:
-                        nn.init.zeros_(proj.bias)
         on = [k for k, v in opts.items() if v]
         logger.info("self-attention through scaled_dot_product_attention in %d layers; options: %s",
                     len(layers), ", ".join(on) or "none")
