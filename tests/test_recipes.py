@@ -130,8 +130,16 @@ def test_early_stopping_knobs(tmp_path):
     assert proc.returncode == 1 and "--validate-interval must be a number of updates" in proc.stdout
 
 
+def test_time_budget_knob(tmp_path):
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3", NGPU="0"))
+    assert "--lr-scheduler budget_polynomial_decay" in line and "--stop-time-hours" not in line
+    line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
+                                      "--stop-time-hours", "0.25", NGPU="0"))
+    assert "--stop-time-hours 0.25" in line and "--max-update 20" in line  # MAX_EPOCH still caps it
+
+
 def test_bilstm_takes_its_own_conf(tmp_path):
     line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",
                                       "--arch", "bilstm_classifier", NGPU="0"))
     assert "--arch bilstm_classifier" in line and "--attention-dropout" not in line
-    assert "--lr 2e-3" in line and "--dropout 0.3" in line
+    assert "--lr 3e-3" in line and "--dropout 0.4" in line and "--encoder-layers 1" in line

@@ -15,11 +15,12 @@ def _ours(obj) -> bool:
 
 
 def plugin_components() -> Dict[str, List[str]]:
-    """Every task, criterion, model, architecture and optimizer that this
+    """Every task, criterion, model, architecture, optimizer and LR scheduler that this
     package registered, by kind; renamed ones are listed under ``alias``."""
     from fairseq.criterions import CRITERION_REGISTRY
     from fairseq.models import ARCH_CONFIG_REGISTRY, MODEL_REGISTRY
     from fairseq.optim import OPTIMIZER_REGISTRY
+    from fairseq.optim.lr_scheduler import LR_SCHEDULER_REGISTRY
     from fairseq.tasks import TASK_REGISTRY
 
     from .models import ALIASES
@@ -30,6 +31,7 @@ def plugin_components() -> Dict[str, List[str]]:
         "model": [n for n, c in MODEL_REGISTRY.items() if _ours(c)],
         "arch": [n for n, fn in ARCH_CONFIG_REGISTRY.items() if _ours(fn)],
         "optimizer": [n for n, c in OPTIMIZER_REGISTRY.items() if _ours(c)],
+        "lr_scheduler": [n for n, c in LR_SCHEDULER_REGISTRY.items() if _ours(c)],
     }
     for kind in ("model", "arch"):
         found[kind] = [n for n in found[kind] if n not in ALIASES]

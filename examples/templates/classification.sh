@@ -33,9 +33,10 @@ with its own vocabulary; {data} in EVAL and --labels-file stands for DATA.
 Early stopping: dev accuracy is checked every VALIDATE_INTERVAL updates (auto: a quarter
 of an epoch, at least 50 updates; 'epoch': once an epoch) and training stops after PATIENCE
 checks without a better one (from --train-config; -1: never); MAX_EPOCH / MAX_UPDATE still
-cap it. The log, the terminal and results.json ("training") say when the best checkpoint
-was reached and why training stopped. ARCH=bilstm_classifier takes conf/train_bilstm.yaml
-unless --train-config is given.
+cap it. STOP_TIME_HOURS=H stops training after H hours (0.25: 15 minutes), and the confs'
+budget_polynomial_decay schedule then ends its decay with the time. The log, the terminal
+and results.json ("training") say when the best checkpoint was reached and why training
+stopped. ARCH=bilstm_classifier takes conf/train_bilstm.yaml unless --train-config is given.
 EOF
 )
 
@@ -73,9 +74,11 @@ label_smoothing=${LABEL_SMOOTHING:-}
 dropout=${DROPOUT:-}
 weight_decay=${WEIGHT_DECAY:-}
 patience=${PATIENCE:-}
+stop_time_hours=${STOP_TIME_HOURS:-}
 stage=${STAGE:-1}
 stop_stage=${STOP_STAGE:-5}
-conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay patience"
+conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay patience
+            stop_time_hours"
 _knobs="recipe_dir train_config from data data_subdir text_column text_pair_column label_column
         labels_file eval name exp pretrained peft lora_rank lora_alpha vocab_size lr
         warmup_ratio max_update seed log_interval validate_interval extra_train_args $conf_knobs
@@ -134,6 +137,7 @@ databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 # what training depends on: a finished run with other settings is not reused
 settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
+[ -z "$stop_time_hours" ] || settings+=" stop_time_hours=$stop_time_hours"  # absent when unset, as before
 
 if stage_enabled 1 && [ -x "$recipe_dir/local/data.sh" ]; then
   log "stage 1: data -> $data"

@@ -1,2 +1,2 @@
-"""Optimizers."""
-from . import muon  # noqa: F401  (register)
+"""Optimizers and learning-rate schedulers."""
+from . import lr_scheduler, muon  # noqa: F401  (register)
