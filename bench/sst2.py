@@ -354,7 +354,7 @@ def markdown_tables(result: dict) -> str:
     peft_cols = ["system", "lr", "trainable_params", "params", "train_wall_s",
                  "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"]
     text = (head + f"From scratch ({result['scratch_updates']} updates of the recipe's batch "
-            f"(32; bilstm_classifier 64), at most {result['budget_minutes']} min) vs TF-IDF + LR:\n\n"
+            f"(xlmr_small 32; bilstm_classifier 128, its conf), at most {result['budget_minutes']} min) vs TF-IDF + LR:\n\n"
             + _table(result["rows"], cols))
     if result.get("peft_rows"):
         text += (f"\n\nFrom one xlmr_tiny checkpoint ({result['pretrain_updates']} masked-LM updates "
