@@ -24,8 +24,8 @@ def test_components_come_from_the_registries():
     found = plugin_components()
     assert set(found["task"]) == {"text_classification", "xlmr_language_modeling", "xlmr_masked_lm"}
     assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax", "xlmr_masked_lm"}
-    assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm", "bilstm_classifier"}
-    assert found["optimizer"] == ["muon"]
+    assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm", "bilstm_classifier", "xlmr_roberta"}
+    assert found["optimizer"] == ["muon"] and found["lr_scheduler"] == ["budget_polynomial_decay"]
     assert {"xlmr_tiny", "xlmr_large", "sdpa_transformer_lm_wt2_small", "awd_lstm_lm_tiny"} <= set(found["arch"])
     assert "transformer_lm_wt2_small=sdpa_transformer_lm_wt2_small" in found["alias"]
     assert "roberta_base" not in found["arch"] and "transformer_lm_wt2" not in found["arch"]

@@ -94,9 +94,13 @@ def test_training_ends_near_zero_and_needs_a_budget(toy_bin, tmp_path):
                   "--log-interval", "5", "--disable-validation", "--save-dir", tmp_path / "ckpt").stdout
     assert "cumulative_training_time" in out  # stopped by time, not by updates
     lrs = [float(r["lr"]) for r in json_records(out, "train_inner")]
-    # polynomial_decay over --max-update would still be at 0.999 of the peak
-    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < 0.5e-3, lrs
+    # polynomial_decay over --max-update would still be at 0.999 of the peak; how far the last
+    # logged rate got depends on when the last log came (a loaded machine logs seldom)
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < 0.8e-3, lrs
     assert all(a > b for a, b in zip(lrs, lrs[1:])), lrs  # decaying all the way
+    state = torch.load(tmp_path / "ckpt" / "checkpoint_last.pt", weights_only=False)
+    sched = state["optimizer_history"][-1]["lr_scheduler_state"]
+    assert 4.0 < sched["elapsed_s"] < 60.0 and sched["warmup_end_s"] < sched["elapsed_s"], sched
     proc = fairseq("train", toy_bin, *TINY_TRAIN_ARGS, "--lr-scheduler", "budget_polynomial_decay",
                    "--save-dir", tmp_path / "bad", check=False)
     assert_one_line_error(proc, "budget_polynomial_decay", "--stop-time-hours")
