@@ -94,13 +94,15 @@ def test_training_ends_near_zero_and_needs_a_budget(toy_bin, tmp_path):
                   "--log-interval", "5", "--disable-validation", "--save-dir", tmp_path / "ckpt").stdout
     assert "cumulative_training_time" in out  # stopped by time, not by updates
     lrs = [float(r["lr"]) for r in json_records(out, "train_inner")]
-    # polynomial_decay over --max-update would still be at 0.999 of the peak; how far the last
-    # logged rate got depends on when the last log came (a loaded machine logs seldom)
-    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < 0.8e-3, lrs
+    steps = [int(r["num_updates"]) for r in json_records(out, "train_inner")]
+    # decayed by time: below where polynomial_decay over 100,000 updates would be at that update
+    # (how far below depends on when the last log came)
+    by_updates = 1e-3 * (1 - (steps[-1] - 5) / (100000 - 5))
+    assert lrs[0] == pytest.approx(1e-3) and lrs[-1] < by_updates - 1e-5, (steps, lrs)
     assert all(a > b for a, b in zip(lrs, lrs[1:])), lrs  # decaying all the way
     state = torch.load(tmp_path / "ckpt" / "checkpoint_last.pt", weights_only=False)
-    sched = state["optimizer_history"][-1]["lr_scheduler_state"]
-    assert 4.0 < sched["elapsed_s"] < 60.0 and sched["warmup_end_s"] < sched["elapsed_s"], sched
+    sched = state["optimizer_history"][-1]["lr_scheduler_state"]  # kept for a resumed run
+    assert 0 < sched["warmup_end_s"] < sched["elapsed_s"], sched
     proc = fairseq("train", toy_bin, *TINY_TRAIN_ARGS, "--lr-scheduler", "budget_polynomial_decay",
                    "--save-dir", tmp_path / "bad", check=False)
     assert_one_line_error(proc, "budget_polynomial_decay", "--stop-time-hours")
