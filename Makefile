@@ -22,7 +22,7 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 BENCH_LM_ARGS ?= --budget-minutes 20 --concurrent
 BENCH_SST2_ARGS ?= --concurrent --threads 1
 
-.PHONY: install install-bench test test-fast help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2 bench-time-to-quality
+.PHONY: install install-bench test test-fast gpu-bundle gpu-check gpu-dry-run help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2 bench-time-to-quality
 
 help:  ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -54,6 +54,20 @@ test:  ## the whole test suite, end-to-end runs included (TEST_WORKERS=1: one at
 
 test-fast:  ## the tests not marked slow
 	$(PY) -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# the GPU check (tools/gpu, docs/gpu.md): bundle here, carry .gpu/ to the CUDA machine, check there
+GPU_BUNDLE_ARGS ?=
+GPU_CHECK_ARGS ?=
+
+gpu-bundle:  ## .gpu/: wheels for CPython 3.12 + the check's data, for a CUDA machine with no network (GPU_BUNDLE_ARGS=--build-python PY)
+	PIP="$(PY) -m pip" bash tools/gpu/wheelhouse.sh $(GPU_BUNDLE_ARGS)
+	PYTHON=$(PY) bash tools/gpu/data.sh
+
+gpu-check:  ## on the CUDA machine: install from .gpu/, GPU tests, fp16/amp/bf16 vs fp32, throughput (< 8 min on an H100)
+	bash tools/gpu/check.sh $(GPU_CHECK_ARGS)
+
+gpu-dry-run:  ## the GPU check's steps on this CPU at toy size, in this venv (needs .gpu/data: make gpu-bundle or tools/gpu/data.sh)
+	bash tools/gpu/check.sh --cpu-dry-run --no-install --python $(PY) $(GPU_CHECK_ARGS)
 
 toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)
 	PYTHON=$(PY) bash examples/toy/run.sh

@@ -8,12 +8,13 @@
   all         wt2-mini and sst-2, one after the other (``--quick``: a smoke check under 5 minutes)
   profile-lm  torch.profiler table of a wt2-mini system's training steps
   attention   fairseq's self-attention vs the plugin's SDPA path, forward + backward
+  gpu-check   the GPU check's steps (tools/gpu/check.sh): mixed precision vs fp32, GPU throughput
 """
 import argparse
 import shlex
 import sys
 
-from . import attention, lm_wt2_mini, pretrain, profile_lm, serve, sib200, sst2
+from . import attention, gpu_check, lm_wt2_mini, pretrain, profile_lm, serve, sib200, sst2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(run=run_all)
     profile_lm.add_parser(sub)
     attention.add_parser(sub)
+    gpu_check.add_parser(sub)
     return p
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 import xlmr_user  # noqa: F401  (installs the fixes, as --user-dir does)
-from conftest import PYTHON, build_lm, run
+from conftest import PYTHON, USER_DIR, build_lm, run
 from xlmr_user import fairseq_fixes
 from xlmr_user.components import plugin_components
 from xlmr_user.errors import UntrustedCheckpointError, user_message
@@ -77,3 +77,35 @@ def test_checkpoint_with_other_positions_names_the_flag(toy_bin):
     _, short_model, _, _ = build_task(toy_bin, "--max-positions", "128")
     with pytest.raises(ConfigError, match=r"the checkpoint has 512 positions .* set --max-positions 512"):
         short_model.load_state_dict(long_model.state_dict())
+
+
+def test_numpy_aliases_let_fairseq_run_without_np_compat(monkeypatch):
+    """Fix 9: with NumPy 2's namespace (no np.compat), fairseq's TokenBlockDataset in
+    eos mode (np.compat.long) runs."""
+    import numpy as np
+    import torch
+    from fairseq.data import TokenBlockDataset
+
+    monkeypatch.delattr(np, "compat", raising=False)
+    docs = [torch.tensor([5, 6, 2]), torch.tensor([7, 2]), torch.tensor([8, 9, 10, 2])]
+    with pytest.raises(AttributeError):
+        TokenBlockDataset(docs, [3, 2, 4], block_size=None, pad=1, eos=2, break_mode="eos")
+    fairseq_fixes.numpy_aliases()
+    assert np.compat.long is int
+    blocks = TokenBlockDataset(docs, [3, 2, 4], block_size=None, pad=1, eos=2, break_mode="eos")
+    assert [blocks[i].tolist() for i in range(len(blocks))] == [d.tolist() for d in docs]
+
+
+def test_bf16_no_longer_implies_tpu():
+    """Fix 10: fairseq's command line turned --bf16 into --tpu (torch_xla); now only --tpu does."""
+    from fairseq import options
+
+    def parse(*flags):
+        parser = options.get_training_parser()
+        return options.parse_args_and_arch(parser, ["data", "--user-dir", USER_DIR, "--task",
+                                                    "text_classification", "--arch", "xlmr_tiny", *flags])
+
+    bf16 = parse("--bf16")
+    assert bf16.bf16 and not bf16.tpu
+    assert parse("--bf16", "--tpu").tpu
+    assert not parse("--fp16").tpu

@@ -4,7 +4,7 @@
 or when Python code imports ``xlmr_user``.  To check a fairseq upgrade, read
 this file: each fix says what it changes, why, the upstream issue, and when to
 remove it.  Components reach fairseq through its registries, subclasses and
-hooks; only the four fixes marked *patch* replace a fairseq function.
+hooks; only the fixes marked *patch* replace a fairseq function.
 
 | fix | kind | what it changes |
 |---|---|---|
@@ -16,6 +16,8 @@ hooks; only the four fixes marked *patch* replace a fairseq function.
 | 6 ``one_line_errors`` | ``sys.excepthook`` | user errors end fairseq's tools as ``error: ...`` |
 | 7 ``EvaluateEveryExample`` | task mixin | no evaluation example is dropped |
 | 8 ``guard_vocabulary`` | load_state_dict pre-hook | a checkpoint with another vocabulary is a one-line error |
+| 9 ``numpy_aliases`` | numpy attributes | fairseq's ``np.compat.long`` exists under NumPy 2 |
+| 10 ``bf16_without_tpu`` | patch ``options.parse_args_and_arch`` | ``--bf16`` trains in bfloat16 on a GPU instead of asking for a TPU |
 """
 import argparse
 import functools
@@ -300,8 +302,52 @@ def guard_vocabulary(model, dict_path: str):
     return model
 
 
+# ---------------------------------------------------------------------------
+# 9. fairseq under NumPy 2
+#    Why: fairseq 0.12's TokenBlockDataset (--sample-break-mode eos) and
+#    LanguagePairDataset use ``np.compat.long``, and NumPy 2.0 removed
+#    ``np.compat``.  ``np.compat.long`` was Python's ``int``: the name is put back
+#    as exactly that, only where NumPy lacks it.  This lets the plugin run on
+#    NumPy 2 (a CUDA machine's stack) instead of pinning NumPy 1 everywhere.
+#    fairseq's other removed names (``np.int`` in compute_mask_indices'
+#    no-overlap path, ``np.float`` in DynamicCRF) sit behind code that already
+#    fails on NumPy 1.26 and that no plugin component reaches: left alone.
+#    Remove when: fairseq stops using np.compat (fixed on fairseq's main branch).
+# ---------------------------------------------------------------------------
+def numpy_aliases() -> None:
+    import types
+
+    if not hasattr(np, "compat"):
+        np.compat = types.SimpleNamespace(long=int)
+
+
+# ---------------------------------------------------------------------------
+# 10. --bf16 on a GPU
+#    Why: fairseq 0.12's command line turns on --tpu whenever --bf16 is given
+#    (options.parse_args_and_arch, from the TPU-only days of bfloat16), so
+#    ``fairseq-train --bf16`` on a CUDA machine looks for torch_xla and fails.
+#    Unless --tpu is on the command line, this turns it back off: the trainer's
+#    own bf16 path (model and batches in bfloat16, fp32 master weights, no loss
+#    scaling) then runs on the GPU.  fairseq-hydra-train never had the problem.
+#    Remove when: fairseq's --bf16 stops implying --tpu.
+# ---------------------------------------------------------------------------
+def bf16_without_tpu(original):
+    @functools.wraps(original)
+    def parse_args_and_arch(parser, input_args=None, parse_known=False,
+                            suppress_defaults=False, modify_parser=None):
+        out = original(parser, input_args, parse_known, suppress_defaults, modify_parser)
+        args = out[0] if parse_known else out
+        argv = sys.argv[1:] if input_args is None else list(input_args)
+        if getattr(args, "bf16", False) and getattr(args, "tpu", False) and "--tpu" not in argv:
+            args.tpu = False
+        return out
+
+    return _mark(parse_args_and_arch)
+
+
 def install() -> None:
-    """Apply fixes 1-6 (7 and 8 are used by the plugin's tasks).  Idempotent."""
+    """Apply fixes 1-6, 9 and 10 (7 and 8 are used by the plugin's tasks).  Idempotent."""
+    numpy_aliases()
     from fairseq import checkpoint_utils, criterions, options
     from fairseq.file_io import PathManager
 
@@ -312,7 +358,7 @@ def install() -> None:
         checkpoint_utils.load_checkpoint_to_cpu = clear_load_errors(
             checkpoint_utils.load_checkpoint_to_cpu)
     if not _installed(options.parse_args_and_arch):
-        options.parse_args_and_arch = full_help(options.parse_args_and_arch)
+        options.parse_args_and_arch = bf16_without_tpu(full_help(options.parse_args_and_arch))
     if not _installed(criterions.build_criterion):
         criterions.build_criterion = check_criterion(criterions.build_criterion)
     if not _installed(sys.excepthook):

@@ -1,0 +1,123 @@
+"""The GPU-marked tests (``pytest -m gpu``; tools/gpu/check.sh runs them first).
+
+They run on CUDA and skip without it, unless ``XLMR_TEST_DEVICE=cpu`` runs them on
+the CPU (the check's ``--cpu-dry-run``): there half precision goes through the
+CPU's kernels, and fairseq-train's ``--fp16`` (CUDA only) becomes ``--amp``,
+which fairseq runs as fp32 on a CPU."""
+import os
+import re
+
+import pytest
+import torch
+from fairseq.modules import MultiheadAttention
+
+from conftest import PYTHON, TINY_TRAIN_ARGS, batches, build_task, fairseq, json_records, run
+from xlmr_user.modules.causal_attention import CausalSelfAttention
+from xlmr_user.modules.lora import merge_lora
+
+DEVICE = os.environ.get("XLMR_TEST_DEVICE", "cuda")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
+    DEVICE == "cuda" and not torch.cuda.is_available(),
+    reason="no CUDA device (XLMR_TEST_DEVICE=cpu runs these on the CPU)")]
+# fp16 keeps ~3 significant digits: outputs of a 256-wide layer agree to ~1e-3
+TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float16: dict(rtol=5e-3, atol=5e-3)}
+HALF_TRAIN = ["--fp16"] if DEVICE == "cuda" else ["--amp"]
+
+
+def _future_mask(t, dtype):
+    return torch.triu(torch.full((t, t), float("-inf")), 1).to(DEVICE, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
+def test_sdpa_causal_attention_equals_fairseq_attention(dtype):
+    """The plugin's SDPA path (flash / memory-efficient kernels on a GPU) against
+    fairseq's MultiheadAttention in the same precision: outputs and gradients."""
+    torch.manual_seed(0)
+    t, b, dim, heads = 128, 4, 256, 4  # head dim 64: the fused kernels' shape
+    ref = MultiheadAttention(dim, heads, self_attention=True).to(DEVICE, dtype)
+    ours = MultiheadAttention(dim, heads, self_attention=True).to(DEVICE, dtype)
+    ours.load_state_dict(ref.state_dict())
+    ours.__class__ = CausalSelfAttention
+    x = torch.randn(t, b, dim, device=DEVICE, dtype=dtype)
+    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_r, _ = ref(xr, xr, xr, attn_mask=_future_mask(t, dtype), need_weights=False)
+    out_o, _ = ours(xo, xo, xo, attn_mask=_future_mask(t, dtype), need_weights=False)
+    assert out_o.dtype == dtype and out_o.device.type == DEVICE
+    torch.testing.assert_close(out_o, out_r, **TOL[dtype])
+    weight = torch.linspace(-1, 1, dim, device=DEVICE, dtype=dtype)
+    (out_r * weight).sum().backward()
+    (out_o * weight).sum().backward()
+    torch.testing.assert_close(xo.grad, xr.grad, **TOL[dtype])
+    for (name, p), q in zip(ref.named_parameters(), ours.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, **TOL[dtype], msg=name)
+
+
+def _logits(model, batch):
+    with torch.no_grad():
+        features = model(batch["net_input"]["src_tokens"], features_only=True)[0]
+        return model.classification_heads["sentence_classification_head"](features)
+
+
+def test_lora_trains_and_merges_in_fp16(toy_bin, tmp_path):
+    """fairseq-train --fp16 --lora-rank 4 (fp16 weights, fp32 master copy, loss
+    scaling): between the checkpoints at updates 50 and 100 both LoRA matrices
+    and the head moved and no other weight did, all finite; the trained LoRA
+    model merged in half precision gives the same outputs."""
+    import glob
+
+    args = [a for a in TINY_TRAIN_ARGS if a != "--cpu"] if DEVICE == "cuda" else TINY_TRAIN_ARGS
+    out = fairseq("train", toy_bin, *args, *HALF_TRAIN, "--lora-rank", "4", "--lora-alpha", "8",
+                  "--max-update", "100", "--save-interval-updates", "50", "--disable-validation",
+                  "--save-dir", tmp_path).stdout
+    assert "minimum loss scale reached" not in out.lower()
+    at = {}
+    for n in (50, 100):
+        (path,) = glob.glob(str(tmp_path / f"checkpoint_*_{n}.pt"))
+        at[n] = torch.load(path, map_location="cpu", weights_only=False)["model"]
+    lora = [k for k in at[100] if "lora_" in k]
+    assert len(lora) == 8  # A and B of q_proj and v_proj in 2 layers
+    for k, v in at[100].items():
+        assert torch.isfinite(v.float()).all(), k
+        moved = not torch.equal(v, at[50][k])
+        assert moved == ("lora_" in k or k.startswith("classification_heads")), k
+
+    task, model, _, _ = build_task(toy_bin, "--lora-rank", "4", "--lora-alpha", "8",
+                                   "--max-positions", "128")
+    model.load_state_dict(at[100])
+    model = model.to(DEVICE).half().eval()
+    batch = batches(task, "valid", 64)[0]
+    if DEVICE == "cuda":
+        from fairseq.utils import move_to_cuda
+        batch = move_to_cuda(batch)
+    before = _logits(model, batch)
+    assert merge_lora(model) == 4 and not any("lora" in n for n in model.state_dict())
+    after = _logits(model, batch)
+    assert after.dtype == torch.float16
+    torch.testing.assert_close(after, before, rtol=1e-2, atol=1e-2)
+
+
+def test_gpu_checkpoint_loads_on_cpu_and_predicts_the_same(toy_bin, toy_tsv, tmp_path):
+    """fairseq-train on the device in half precision; the checkpoint it saves
+    exports and loads on the CPU; xlmr-predict on the device gives the CPU's
+    labels and probabilities."""
+    args = [a for a in TINY_TRAIN_ARGS if a != "--cpu"] if DEVICE == "cuda" else TINY_TRAIN_ARGS
+    out = fairseq("train", toy_bin, *args, *HALF_TRAIN, "--max-update", "150",
+                  "--save-dir", tmp_path / "ckpt", "--validate-interval-updates", "150").stdout
+    assert "minimum loss scale reached" not in out.lower()
+    assert float(json_records(out, "valid")[-1]["valid_accuracy"]) > 60.0  # chance: 50
+    state = torch.load(tmp_path / "ckpt" / "checkpoint_best.pt", map_location="cpu", weights_only=False)
+    assert all(t.device.type == "cpu" for t in state["model"].values())
+    run([PYTHON, "-m", "xlmr_user.cli.export", tmp_path / "ckpt" / "checkpoint_best.pt",
+         "--data", toy_bin, "--out", tmp_path / "model"])
+    answers = {}
+    for device in ("cpu", DEVICE):
+        proc = run([PYTHON, "-m", "xlmr_user.cli.predict", tmp_path / "model", "--tsv", "--all-probs",
+                    "--input", f"{toy_tsv}/dev.tsv", "--device", device])
+        answers[device] = [l.split("\t") for l in proc.stdout.splitlines()
+                           if re.match(r"^(negative|positive)\t", l)]
+    cpu, dev = answers["cpu"], answers[DEVICE]
+    assert len(cpu) == len(dev) == 300
+    assert [r[0] for r in cpu] == [r[0] for r in dev]
+    probs = [(float(x), float(y)) for a, b in zip(cpu, dev) for x, y in zip(a[1:], b[1:])
+             if re.fullmatch(r"[0-9.]+", x)]
+    assert probs and max(abs(x - y) for x, y in probs) < 1e-3
