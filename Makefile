@@ -41,6 +41,10 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 	@# fairseq's metadata asks for torchaudio (a different multi-GB torch):
 	@# install it without deps, built against the torch installed above.
 	$(PY) -m pip install --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
+	@# its Cython extensions must be compiled against the NumPy installed above; pip's
+	@# wheel cache (keyed on the sdist, not on NumPy) can hand back an older build
+	$(PY) -c "import fairseq.data.data_utils_fast, fairseq.data.token_block_utils_fast" 2>/dev/null || \
+	  $(PY) -m pip install --force-reinstall --no-cache-dir --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
 	$(PY) -m pip install --no-deps --no-build-isolation -e .
 	$(PY) -m xlmr_user.cli.check_install
 	@[ -n "$$VIRTUAL_ENV" ] || echo ">> done; activate with: source .venv/bin/activate"

@@ -21,6 +21,17 @@ def main(argv=None) -> int:
 
     from ..components import plugin_components
 
+    try:  # fairseq's Cython extensions, compiled against one NumPy ABI
+        import fairseq.data.data_utils_fast  # noqa: F401
+        import fairseq.data.token_block_utils_fast  # noqa: F401
+    except ImportError:
+        import numpy
+
+        raise XlmrUserError(
+            f"fairseq's compiled extensions do not load with NumPy {numpy.__version__}: "
+            "they were built against another NumPy; rebuild them: make install (or pip install "
+            "--force-reinstall --no-cache-dir --no-deps --no-build-isolation fairseq-fixed==0.12.3.1)")
+
     class Args:
         pass
 
