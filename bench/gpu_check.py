@@ -11,9 +11,9 @@
   report      both steps' JSON as one table: OUT/gpu.json and OUT/gpu.md
 
 ``--device cpu --toy``: the same commands at toy size on the CPU, in seconds
-(``check.sh --cpu-dry-run``): fp16 and bf16 are left out there (fairseq's fp16
-path needs CUDA; bf16 matmuls are ~1000x slower than fp32 on a CPU without
-native support), and the numbers mean nothing.
+(``check.sh --cpu-dry-run``): fp16 is left out there (fairseq's fp16 path needs
+CUDA), bf16 runs at toy size only (its matmuls are ~1000x slower than fp32 on a
+CPU without native support), and the numbers mean nothing.
 """
 import datetime
 import json
@@ -33,7 +33,7 @@ PY = sys.executable
 
 PRECISIONS = {"fp32": [], "fp32 seed 2": ["--seed", "2"], "fp16": ["--fp16"], "amp": ["--amp"],
               "bf16": ["--bf16"]}
-CUDA_ONLY = ("fp16", "bf16")
+CUDA_ONLY = ("fp16",)  # fairseq's fp16 optimizer moves its buffers to CUDA
 # A precision passes when its loss curve is no further from fp32's than
 # SEED_FACTOR x the distance between two fp32 seeds (what the noise of training
 # already moves it), or than FLOOR_FRACTION of fp32's mean loss where two seeds
@@ -65,12 +65,17 @@ def tasks(data: Path, toy: bool) -> dict:
     }
 
 
-def run_logged(cmd, log: Path, env=None) -> dict:
-    """Run ``cmd`` with its output in ``log``; exit status and seconds."""
+def run_logged(cmd, log: Path, env=None, timeout=None) -> dict:
+    """Run ``cmd`` with its output in ``log``; exit status (124: stopped at ``timeout``
+    seconds) and seconds."""
     t0 = time.time()
     with open(log, "w") as f:
-        rc = subprocess.run([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, cwd=ROOT).returncode
+        try:
+            rc = subprocess.run([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})}, cwd=ROOT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = 124
+            print(f"stopped after {timeout} s (--run-timeout)", file=f)
     return {"rc": rc, "seconds": round(time.time() - t0, 1), "log": log.name}
 
 
@@ -110,7 +115,8 @@ def precision(args) -> dict:
             jobs[(task, name)] = (cmd, out / f"precision-{tag}.log")
     env = {"OMP_NUM_THREADS": "1" if args.device == "cpu" else "2"}
     with ThreadPoolExecutor(args.parallel) as pool:  # small models: several share the GPU
-        done = dict(zip(jobs, pool.map(lambda j: run_logged(j[0], j[1], env), jobs.values())))
+        done = dict(zip(jobs, pool.map(lambda j: run_logged(j[0], j[1], env, args.run_timeout),
+                                       jobs.values())))
     rows = []
     for task in tasks(Path(args.data), args.toy):
         logs = {name: jobs[(task, name)][1].read_text() for name in precisions}
@@ -299,6 +305,10 @@ def classification_cmd(data: Path, args) -> list:
 
 
 def throughput(args) -> dict:
+    """One system at a time; throughput.json is rewritten after each, so a step stopped
+    at its time limit still leaves what it measured."""
+    import torch
+
     from bench.mfu import mfu_percent
 
     out = Path(args.out)
@@ -310,53 +320,50 @@ def throughput(args) -> dict:
     peaks = matmul_peaks(args.device, args.toy)
     peak_name = "fp32" if args.device == "cpu" else "fp16"
     rows = []
-    sizes = ["wt2-small"] if args.toy else args.sizes.split(",")
-    for size in sizes:
-        layers, dim, _, _ = SIZES[size]
-        for name, cmd in fairseq_lm_cmds(data, size, args).items():
-            tag = f"{size}-{name.split()[-1]}"
-            run = run_logged([PY, "-m", "fairseq_cli.train", *cmd], out / f"throughput-{tag}.log")
-            rate = fairseq_rate((out / run["log"]).read_text())
-            rows.append({"what": "LM", "size": size, "system": name, "rc": run["rc"],
-                         "seconds": run["seconds"], "log": run["log"], **rate})
-        try:
-            t0 = time.time()
-            rate = gpt2_rate(data, size, args)
-            rows.append({"what": "LM", "size": size, "system": "transformers gpt2", "rc": 0,
-                         "seconds": round(time.time() - t0, 1), **rate})
-        except ImportError as e:  # no bench extra here: the peer is left out, said so
-            rows.append({"what": "LM", "size": size, "system": "transformers gpt2", "rc": None,
-                         "skipped": f"transformers is not installed ({e})"})
-        except Exception as e:  # the peer's failure is a row, not the end of the check
-            rows.append({"what": "LM", "size": size, "system": "transformers gpt2", "rc": 1,
-                         "error": f"{type(e).__name__}: {e}"[:300]})
-        for r in rows[-3:]:
-            if r.get("words_per_s") and r.get("params"):
-                r["mfu_percent"] = round(mfu_percent(r["words_per_s"], r["params"], layers, dim,
-                                                     CONTEXT, peaks[peak_name] * 1e12), 2)
-    run = run_logged([PY, "-m", "fairseq_cli.train", *classification_cmd(data, args)],
-                     out / "throughput-classification.log")
-    rate = fairseq_rate((out / run["log"]).read_text())
-    rows.append({"what": "classification", "size": "xlmr_tiny" if args.toy else "xlmr_base",
-                 "system": "plugin text_classification", "rc": run["rc"], "seconds": run["seconds"],
-                 "log": run["log"], **rate})
-    for r in rows:
-        if r.get("rc") and "log" in r:
-            r["error"] = last_error((out / r["log"]).read_text())
-    fairseq = {r["size"]: r for r in rows if r["system"] == "fairseq transformer_lm"}
-    for r in rows:
-        ref = fairseq.get(r["size"])
-        if r["what"] == "LM" and ref and ref is not r and r.get("words_per_s") and ref.get("words_per_s"):
-            r["speed_vs_fairseq"] = round(r["words_per_s"] / ref["words_per_s"], 3)
-    import torch
-
     result = {"step": "throughput", "device": args.device, "toy": args.toy,
               "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None,
               "torch": torch.__version__, "matmul_peak_tflops": peaks, "mfu_against": peak_name,
               "lm_max_tokens": args.lm_max_tokens, "lm_updates": args.lm_updates,
-              "cls_batch_size": args.cls_batch_size, "cls_updates": args.cls_updates,
-              "rows": rows, "ok": all(r.get("rc") in (0, None) for r in rows)}
-    (out / "throughput.json").write_text(json.dumps(result, indent=1))
+              "cls_batch_size": args.cls_batch_size, "cls_updates": args.cls_updates, "rows": rows}
+
+    def add(row: dict, layers: int = 0, dim: int = 0) -> None:
+        if row.get("rc") and "log" in row:
+            row["error"] = last_error((out / row["log"]).read_text())
+        if row["what"] == "LM" and row.get("words_per_s") and row.get("params"):
+            row["mfu_percent"] = round(mfu_percent(row["words_per_s"], row["params"], layers, dim,
+                                                   CONTEXT, peaks[peak_name] * 1e12), 2)
+        rows.append(row)
+        ref = next((r for r in rows if r["size"] == row["size"] and r["system"] == "fairseq transformer_lm"),
+                   None)
+        for r in rows:
+            if (r["what"] == "LM" and ref and r is not ref and r["size"] == ref["size"]
+                    and r.get("words_per_s") and ref.get("words_per_s")):
+                r["speed_vs_fairseq"] = round(r["words_per_s"] / ref["words_per_s"], 3)
+        result["ok"] = all(r.get("rc") in (0, None) for r in rows)
+        (out / "throughput.json").write_text(json.dumps(result, indent=1))
+
+    sizes = ["wt2-small"] if args.toy else args.sizes.split(",")
+    for size in sizes:
+        layers, dim, _, _ = SIZES[size]
+        for name, cmd in fairseq_lm_cmds(data, size, args).items():
+            run = run_logged([PY, "-m", "fairseq_cli.train", *cmd],
+                             out / f"throughput-{size}-{name.split()[-1]}.log")
+            add({"what": "LM", "size": size, "system": name, "rc": run["rc"], "seconds": run["seconds"],
+                 "log": run["log"], **fairseq_rate((out / run["log"]).read_text())}, layers, dim)
+        t0 = time.time()
+        try:
+            row = {"rc": 0, **gpt2_rate(data, size, args)}
+        except ImportError as e:  # no bench extra here: the peer is left out, said so
+            row = {"rc": None, "skipped": f"transformers is not installed ({e})"}
+        except Exception as e:  # the peer's failure is a row, not the end of the check
+            row = {"rc": 1, "error": f"{type(e).__name__}: {e}"[:300]}
+        add({"what": "LM", "size": size, "system": "transformers gpt2",
+             "seconds": round(time.time() - t0, 1), **row}, layers, dim)
+    run = run_logged([PY, "-m", "fairseq_cli.train", *classification_cmd(data, args)],
+                     out / "throughput-classification.log")
+    add({"what": "classification", "size": "xlmr_tiny" if args.toy else "xlmr_base",
+         "system": "plugin text_classification", "rc": run["rc"], "seconds": run["seconds"],
+         "log": run["log"], **fairseq_rate((out / run["log"]).read_text())})
     print(throughput_table(result))
     return result
 
@@ -414,6 +421,8 @@ def add_parser(sub):
     p.add_argument("--out", required=True, help="folder for the logs and JSON")
     p.add_argument("--updates", type=int, default=300, help="precision: updates per run")
     p.add_argument("--parallel", type=int, default=5, help="precision: runs at a time")
+    p.add_argument("--run-timeout", type=float, default=None,
+                   help="precision: seconds before one run is stopped (default: none)")
     p.add_argument("--sizes", default="wt2-small,gpt2-small", help="throughput: LM sizes")
     p.add_argument("--lm-updates", type=int, default=60)
     p.add_argument("--lm-max-tokens", type=int, default=16384, help="tokens per LM batch (32 x 512)")

@@ -38,6 +38,20 @@ def test_check_install_prints_them():
         assert name in out, name
 
 
+def test_check_install_names_extensions_built_for_another_numpy(capsys, monkeypatch):
+    """fairseq's Cython extensions built against another NumPy (pip's wheel cache after a
+    NumPy upgrade) do not import: a one-line error that says how to rebuild them."""
+    import sys
+
+    from xlmr_user.cli import check_install
+
+    monkeypatch.setitem(sys.modules, "fairseq.data.data_utils_fast", None)  # import raises ImportError
+    assert check_install.main([]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: fairseq's compiled extensions do not load with NumPy ")
+    assert "make install" in err and "--force-reinstall --no-cache-dir" in err
+
+
 @pytest.mark.parametrize("old, new", [("transformer_lm_wt2_tiny", "sdpa_transformer_lm_wt2_tiny")])
 def test_renamed_architectures_build_the_same_model(lm_bin, old, new):
     from xlmr_user.models.sdpa_transformer_lm import SdpaTransformerLanguageModel
