@@ -19,8 +19,6 @@ DEVICE = os.environ.get("XLMR_TEST_DEVICE", "cuda")
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(
     DEVICE == "cuda" and not torch.cuda.is_available(),
     reason="no CUDA device (XLMR_TEST_DEVICE=cpu runs these on the CPU)")]
-# fp16 keeps ~3 significant digits: outputs of a 256-wide layer agree to ~1e-3
-TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float16: dict(rtol=5e-3, atol=5e-3)}
 HALF_TRAIN = ["--fp16"] if DEVICE == "cuda" else ["--amp"]
 
 
@@ -28,28 +26,39 @@ def _future_mask(t, dtype):
     return torch.triu(torch.full((t, t), float("-inf")), 1).to(DEVICE, dtype)
 
 
+def _attention(cls, state, x, dtype):
+    """Output and gradients (input, then each parameter) of one self-attention call in ``dtype``."""
+    att = MultiheadAttention(x.size(-1), 4, self_attention=True).to(DEVICE, dtype)
+    att.load_state_dict(state)
+    att.__class__ = cls
+    xi = x.to(dtype).clone().requires_grad_()
+    out, _ = att(xi, xi, xi, attn_mask=_future_mask(x.size(0), dtype), need_weights=False)
+    (out * torch.linspace(-1, 1, x.size(-1), device=DEVICE, dtype=dtype)).sum().backward()
+    return [out.detach(), xi.grad] + [p.grad for p in att.parameters()]
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
 def test_sdpa_causal_attention_equals_fairseq_attention(dtype):
     """The plugin's SDPA path (flash / memory-efficient kernels on a GPU) against
-    fairseq's MultiheadAttention in the same precision: outputs and gradients."""
+    fairseq's MultiheadAttention: outputs and every gradient.  In fp32 they agree to
+    1e-4; in fp16 both are compared with fairseq's attention in fp32, and the
+    plugin's error may be at most twice fairseq's own fp16 error (plus 1e-3)."""
     torch.manual_seed(0)
-    t, b, dim, heads = 128, 4, 256, 4  # head dim 64: the fused kernels' shape
-    ref = MultiheadAttention(dim, heads, self_attention=True).to(DEVICE, dtype)
-    ours = MultiheadAttention(dim, heads, self_attention=True).to(DEVICE, dtype)
-    ours.load_state_dict(ref.state_dict())
-    ours.__class__ = CausalSelfAttention
-    x = torch.randn(t, b, dim, device=DEVICE, dtype=dtype)
-    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
-    out_r, _ = ref(xr, xr, xr, attn_mask=_future_mask(t, dtype), need_weights=False)
-    out_o, _ = ours(xo, xo, xo, attn_mask=_future_mask(t, dtype), need_weights=False)
-    assert out_o.dtype == dtype and out_o.device.type == DEVICE
-    torch.testing.assert_close(out_o, out_r, **TOL[dtype])
-    weight = torch.linspace(-1, 1, dim, device=DEVICE, dtype=dtype)
-    (out_r * weight).sum().backward()
-    (out_o * weight).sum().backward()
-    torch.testing.assert_close(xo.grad, xr.grad, **TOL[dtype])
-    for (name, p), q in zip(ref.named_parameters(), ours.parameters()):
-        torch.testing.assert_close(q.grad, p.grad, **TOL[dtype], msg=name)
+    t, b, dim = 128, 4, 256  # 4 heads of 64: the fused kernels' shape
+    state = MultiheadAttention(dim, 4, self_attention=True).state_dict()
+    x = torch.randn(t, b, dim, device=DEVICE)
+    ours = _attention(CausalSelfAttention, state, x, dtype)
+    ref = _attention(MultiheadAttention, state, x, dtype)
+    assert ours[0].dtype == dtype and ours[0].device.type == DEVICE
+    if dtype == torch.float32:
+        for a, r in zip(ours, ref):
+            torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
+        return
+    exact = _attention(MultiheadAttention, state, x, torch.float32)
+    for i, (a, r, e) in enumerate(zip(ours, ref, exact)):
+        ours_err = (a.float() - e).abs().max().item()
+        ref_err = (r.float() - e).abs().max().item()
+        assert ours_err <= 2 * ref_err + 1e-3, (i, ours_err, ref_err)
 
 
 def _logits(model, batch):
