@@ -59,7 +59,7 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run it, log it, time it
   return $rc
 }
 
-{ echo "GPU check $(date -Is) on $(hostname)"; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"; } >>"$LOG"
+{ echo "GPU check $(date -Is) on $(uname -n)"; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"; } >>"$LOG"
 if [ "$INSTALL" = 1 ]; then
   step install $LIMIT_INSTALL tools/gpu/install.sh --python "$PYTHON" --venv "$WORK/venv"
   VPY="$WORK/venv/bin/python"

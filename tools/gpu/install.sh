@@ -25,7 +25,9 @@ done
 (cd "$BUNDLE/wheels" && sha256sum --quiet -c ../SHA256SUMS) || {
   echo "error: $BUNDLE/wheels does not match $BUNDLE/SHA256SUMS: rebuild it (make gpu-bundle)" >&2; exit 2; }
 
-"$PYTHON" -m venv --system-site-packages "$VENV"
+# without pip of its own: the base's pip (seen through the site-packages below) installs
+# into the new venv; a base whose Python lacks ensurepip (Debian's) then still works
+"$PYTHON" -m venv --system-site-packages --without-pip "$VENV"
 # --system-site-packages reaches the interpreter's base installation.  Where
 # $PYTHON is itself a virtualenv (the GPU machine's python3 is /opt/torch/.venv),
 # torch lives in that venv's site-packages: add them after the new venv's own.
@@ -33,6 +35,8 @@ site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 "$PYTHON" -c 'import site, sys
 if sys.prefix != sys.base_prefix:
     print("\n".join(site.getsitepackages()))' > "$site/_xlmr_base_env.pth"
+"$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip -q || {
+  echo "error: neither $PYTHON nor its standard library has pip: install pip for $PYTHON" >&2; exit 2; }
 PIP=("$VENV/bin/python" -m pip install -q --no-index --no-deps --no-cache-dir --disable-pip-version-check)
 # the bundle's packages, whatever the base already has of them (--ignore-installed)
 mapfile -t wheels < <(ls "$BUNDLE"/wheels/*.whl)
