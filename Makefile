@@ -53,11 +53,11 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 install-bench:  ## + transformers, the benchmarks' peers (their tests skip without it)
 	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
 
-test:  ## the whole test suite, end-to-end runs included (TEST_WORKERS=1: one at a time)
-	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+test:  ## the whole test suite, end-to-end runs included (TEST_WORKERS=1: one at a time); the GPU check's dry run is make gpu-dry-run
+	$(PY) -m pytest tests -m "not dry_run" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast:  ## the tests not marked slow
-	$(PY) -m pytest tests -m "not slow" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not slow and not dry_run" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # the GPU check (tools/gpu, docs/gpu.md): bundle here, carry .gpu/ to the CUDA machine, check there
 GPU_BUNDLE_ARGS ?=
@@ -70,8 +70,8 @@ gpu-bundle:  ## .gpu/: wheels for CPython 3.12 + the check's data, for a CUDA ma
 gpu-check:  ## on the CUDA machine: install from .gpu/, GPU tests, fp16/amp/bf16 vs fp32, throughput (< 8 min on an H100)
 	bash tools/gpu/check.sh $(GPU_CHECK_ARGS)
 
-gpu-dry-run:  ## the GPU check's steps on this CPU at toy size, in this venv (needs .gpu/data: make gpu-bundle or tools/gpu/data.sh)
-	bash tools/gpu/check.sh --cpu-dry-run --no-install --python $(PY) $(GPU_CHECK_ARGS)
+gpu-dry-run:  ## the GPU check's every step on this CPU at toy size, on synthetic data, checked by a test (about 3 min; CI runs it)
+	$(PY) -m pytest tests/test_gpu_tools.py -m dry_run -p no:cacheprovider $(PYTEST_ARGS)
 
 toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)
 	PYTHON=$(PY) bash examples/toy/run.sh

@@ -46,6 +46,7 @@ def test_install_offline_over_a_virtualenv_from_a_local_bundle(tmp_path):
     assert proc.returncode == 2 and "make gpu-bundle" in proc.stdout
 
 
+@pytest.mark.dry_run
 def test_cpu_dry_run_runs_every_step(toy_bin, lm_bin, tmp_path):
     """check.sh --cpu-dry-run on small data: the GPU-marked tests run on the CPU, each
     task trains at every precision the CPU has and tracks fp32, throughput rows for
