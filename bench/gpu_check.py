@@ -247,9 +247,10 @@ def precision_flags(args) -> list:
 def fairseq_rate(text: str, skip: int = 2) -> dict:
     """Median words/s and sentences/s of the train_inner records after the first ``skip``
     (start-up and cudnn/allocator warm-up), and the parameter count."""
+    from xlmr_user.recipes.fairseq_logs import model_params
+
     recs = train_records(text)[skip:] or train_records(text)
-    m = re.search(r"num\. shared model params: ([\d,]+)", text)
-    return {"params": int(m.group(1).replace(",", "")) if m else None,
+    return {"params": model_params(text),
             "words_per_s": statistics.median(float(r["wps"]) for r in recs) if recs else None,
             "sentences_per_s": statistics.median(float(r["ups"]) * float(r["bsz"]) for r in recs)
             if recs else None}

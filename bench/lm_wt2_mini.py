@@ -18,7 +18,6 @@ test with ``fairseq-eval-lm``.
 import datetime
 import json
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -115,14 +114,14 @@ def prepare_data(work: Path, src: Path) -> Path:
 
 
 def train_stats(log_text: str) -> dict:
-    from xlmr_user.recipes.fairseq_logs import json_records
+    from xlmr_user.recipes.fairseq_logs import json_records, model_params
 
     epochs = json_records(log_text, "train")
     valid = json_records(log_text, "valid")
     out = {"curve": valid_curve(log_text)}
-    m = re.search(r"num\. shared model params: ([\d,]+)", log_text)
-    if m:
-        out["params"] = int(m.group(1).replace(",", ""))
+    params = model_params(log_text)
+    if params is not None:
+        out["params"] = params
     if epochs:
         prev, tokens, secs = 0, 0.0, 0.0
         for e in epochs:

@@ -26,7 +26,6 @@ Every system gets the same threads (``--threads``).  Results:
 """
 import datetime
 import json
-import re
 import shutil
 import sys
 import time
@@ -134,7 +133,7 @@ def fairseq_builtin_job(databin: Path, work: Path, args) -> Job:
 def fairseq_builtin_row(job: Job, databin: Path, work: Path, args) -> dict:
     """Score the built-in's best checkpoint on test (fairseq-validate) and read its log."""
     from xlmr_user.recipes.classification_results import training_rate
-    from xlmr_user.recipes.fairseq_logs import json_records, numbers
+    from xlmr_user.recipes.fairseq_logs import json_records, model_params, numbers
 
     save = work / "fairseq-sentence_prediction"
     ev = Job("fairseq sentence_prediction eval", [
@@ -149,8 +148,7 @@ def fairseq_builtin_row(job: Job, databin: Path, work: Path, args) -> dict:
     train = [numbers(r, "train") for r in json_records(text, "train")]
     valid = [numbers(r, "valid") for r in json_records(text, "valid")]
     test = numbers(json_records(Path(ev.log).read_text(), "test")[-1], "test")
-    params = re.search(r"num\. shared model params: ([\d,]+)", text)
-    return {"system": job.name, "params": int(params.group(1).replace(",", "")) if params else None,
+    return {"system": job.name, "params": model_params(text),
             "updates": int(train[-1]["num_updates"]) if train else None,
             "train_wall_s": train[-1].get("wall") if train else None,
             "train_sentences_per_s": training_rate(train),

@@ -1,6 +1,7 @@
 """Read the JSON records fairseq prints with ``--log-format json``."""
 import datetime as dt
 import json
+import re
 from typing import Dict, List, Optional, Tuple
 
 
@@ -14,6 +15,12 @@ def json_records(text: str, tag: str) -> List[Dict]:
                 out.append(json.loads(line[line.index(marker) + len(marker) - 1:]))
                 break
     return out
+
+
+def model_params(text: str) -> Optional[int]:
+    """The parameter count fairseq-train logs (``num. shared model params: 1,234``)."""
+    m = re.search(r"num\. shared model params: ([\d,]+)", text)
+    return int(m.group(1).replace(",", "")) if m else None
 
 
 def numbers(record: Dict, prefix: str) -> Dict[str, float]:
