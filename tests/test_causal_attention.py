@@ -96,3 +96,32 @@ def test_plugin_lm_uses_it_and_matches_fairseqs_transformer_lm(lm_bin, arch):
         ours = crit(model, sample)[0]
         theirs = crit(plain, sample)[0]
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-4)
+
+
+def test_adaptive_input_runs_under_autocast_with_fairseqs_numbers():
+    """fairseq's AdaptiveInput fails under autocast (--amp): its fp32 buffer refuses the
+    bands' half-precision rows.  The plugin's LM uses AmpAdaptiveInput: same state dict,
+    the same numbers in fp32, and under autocast the bands' dtype."""
+    from fairseq.modules import AdaptiveInput
+
+    from xlmr_user.modules.adaptive_input import AmpAdaptiveInput, use_amp_adaptive_input
+
+    torch.manual_seed(0)
+    ref = AdaptiveInput(100, 1, 32, 4, 32, [20, 50])
+    ours = AdaptiveInput(100, 1, 32, 4, 32, [20, 50])
+    ours.load_state_dict(ref.state_dict())
+    ours.__class__ = AmpAdaptiveInput
+    tokens = torch.tensor([[2, 25, 99, 7], [60, 1, 49, 20]])  # every band
+    torch.testing.assert_close(ours(tokens), ref(tokens))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.raises(RuntimeError, match="dtypes match"):
+            ref(tokens)
+        half = ours(tokens)
+    assert half.dtype == torch.bfloat16 and half.shape == (2, 4, 32)
+    torch.testing.assert_close(half.float(), ref(tokens), rtol=0.02, atol=0.02)
+
+    class Decoder(torch.nn.Module):
+        embed_tokens = ref
+
+    assert use_amp_adaptive_input(Decoder) and type(ref) is AmpAdaptiveInput
+    assert not use_amp_adaptive_input(Decoder)  # already done

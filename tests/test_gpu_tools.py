@@ -80,6 +80,49 @@ def test_cpu_dry_run_runs_every_step(toy_bin, lm_bin, tmp_path):
     assert "precision-xlmr_masked_lm-amp.log" in names
 
 
+@pytest.mark.dry_run
+def test_pretrain_cpu_dry_run_pretrains_then_fine_tunes(tmp_path):
+    """pretrain.sh --cpu-dry-run on a tiny bundle: the pretraining recipe's stages 3-5 on a
+    data-bin made here, then SIB-200 (zero-shot, every language) and SST-2 fine-tuned from
+    the exported model; results and logs in gpu-pretrain.tar.gz, no checkpoints."""
+    import tarfile
+
+    from conftest import small_tsv, write_multilingual_corpus
+    from test_crosslingual import write_sib
+
+    pack = tmp_path / "pack"  # what data.sh --pretrain packs
+    write_sib(pack / "sib-200", langs=("eng_Latn", "ell_Grek"))
+    small_tsv(pack / "sst-2")
+    run([PYTHON, "-c", "from xlmr_user.prep.synthetic import write_dataset; import sys; "
+         "write_dataset(sys.argv[1], n_train=0, n_valid=0, n_test=16, seed=5)", pack / "sst-2"])
+    src = write_multilingual_corpus(tmp_path / "src")
+    for lang, sib in (("en", "eng_Latn"), ("el", "ell_Grek")):  # the toy vocabulary covers them
+        with open(src / f"{lang}.txt", "a") as f:
+            f.writelines(line.split("\t")[-1] for line in open(pack / "sib-200" / sib / "train.tsv"))
+            if lang == "en":
+                f.writelines(line.split("\t")[0] + "\n" for line in open(pack / "sst-2" / "train.tsv"))
+    run(["bash", ROOT / "examples" / "pretrain" / "run.sh", "--from", src, "--exp", tmp_path / "exp",
+         "--stop-stage", "2", "--vocab-size", "300", "--max-valid", "20"], env={"PYTHON": PYTHON})
+    (tmp_path / "exp" / "data-bin").rename(pack / "data-bin")
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    run(["tar", "-cJf", bundle / "pretrain.tar.xz", "-C", pack, "data-bin", "sib-200", "sst-2"])
+    out = tmp_path / "out"
+    proc = run(["bash", TOOLS / "pretrain.sh", "--cpu-dry-run", "--python", PYTHON, "--bundle", bundle,
+                "--out", out], check=False, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert ">> pretrain: exit 0" in proc.stdout and ">> sib-200: exit 0" in proc.stdout
+    with tarfile.open(out / "gpu-pretrain.tar.gz") as tar:
+        names = tar.getnames()
+        results = {run_: json.load(tar.extractfile(f"./{run_}/results.json"))
+                   for run_ in ("pretrain", "sib-200", "sst-2")}
+    assert not any(n.endswith(".pt") for n in names)
+    assert results["pretrain"]["num_updates"] == 6
+    assert sorted(r["name"] for r in results["sib-200"]["eval_sets"]) == ["ell_Grek", "eng_Latn"]
+    assert 0 <= results["sst-2"]["test"]["accuracy"] <= 100
+    assert "sst-2: " in proc.stdout and "no results.json" not in proc.stdout
+
+
 def test_check_names_the_missing_data(tmp_path):
     proc = run(["bash", TOOLS / "check.sh", "--cpu-dry-run", "--no-install", "--data", tmp_path],
                check=False)

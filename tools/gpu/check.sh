@@ -4,11 +4,12 @@
 # each task against fp32, (3) throughput against fairseq's transformer_lm and
 # transformers' GPT-2; results as JSON and a table.  Under 8 minutes on one H100.
 #
-#   tools/gpu/check.sh [--cpu-dry-run] [--python python3] [--no-install] [--data .gpu/data] [--out DIR]
+#   tools/gpu/check.sh [--cpu-dry-run] [--python python3] [--no-install] [--venv DIR] [--data .gpu/data] [--out DIR]
 #
 #   --cpu-dry-run  every step's command on the CPU at toy size (tests: XLMR_TEST_DEVICE=cpu)
 #   --python       the machine's Python with torch (the venv is made over it)
 #   --no-install   use --python as it is (the plugin and fairseq already importable)
+#   --venv         where the venv goes (default: a temporary folder); tools/gpu/pretrain.sh can reuse it
 #   --out          where gpu.json, gpu.md, check.log and logs.tar.gz go (default: $OUT
 #                  on the device tool's machine, else bench/work/gpu-check)
 # Needs the bundle: make gpu-bundle (tools/gpu/wheelhouse.sh and tools/gpu/data.sh).
@@ -16,15 +17,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-DRY=0 PYTHON=python3 INSTALL=1 DATA=.gpu/data DEST=${OUT:-bench/work/gpu-check}
+DRY=0 PYTHON=python3 INSTALL=1 VENV="" DATA=.gpu/data DEST=${OUT:-bench/work/gpu-check}
 while [ $# -gt 0 ]; do
   case "$1" in
     --cpu-dry-run) DRY=1; shift ;;
     --python) PYTHON=$2; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
+    --venv) VENV=$2; shift 2 ;;
     --data) DATA=$2; shift 2 ;;
     --out) DEST=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +34,7 @@ for need in "$DATA/wt2-mini/data-bin/dict.txt" "$DATA/sst-2/data-bin/input0/dict
   [ -f "$need" ] || { echo "error: $need not found: make the check's data first (make gpu-bundle, or tools/gpu/data.sh)" >&2; exit 2; }
 done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xlmr-gpu-check.XXXXXX")
+VENV=${VENV:-$WORK/venv}
 mkdir -p "$DEST"
 LOG="$WORK/check.log"
 STEPS=()
@@ -61,8 +64,8 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run it, log it, time it
 
 { echo "GPU check $(date -Is) on $(uname -n)"; nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"; } >>"$LOG"
 if [ "$INSTALL" = 1 ]; then
-  step install $LIMIT_INSTALL tools/gpu/install.sh --python "$PYTHON" --venv "$WORK/venv"
-  VPY="$WORK/venv/bin/python"
+  step install $LIMIT_INSTALL tools/gpu/install.sh --python "$PYTHON" --venv "$VENV"
+  VPY="$VENV/bin/python"
 else
   VPY=$PYTHON
 fi

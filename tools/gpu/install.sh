@@ -37,7 +37,10 @@ if sys.prefix != sys.base_prefix:
     print("\n".join(site.getsitepackages()))' > "$site/_xlmr_base_env.pth"
 "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip -q || {
   echo "error: neither $PYTHON nor its standard library has pip: install pip for $PYTHON" >&2; exit 2; }
-PIP=("$VENV/bin/python" -m pip install -q --no-index --no-deps --no-cache-dir --disable-pip-version-check)
+# --use-pep517: without it a pip that sees `wheel` installed runs `setup.py develop`, which
+# setuptools >= 80 hands to a pip of its own with build isolation: a download, on no network
+PIP=("$VENV/bin/python" -m pip install -q --no-index --no-deps --no-cache-dir --disable-pip-version-check
+     --use-pep517)
 # the bundle's packages, whatever the base already has of them (--ignore-installed)
 mapfile -t wheels < <(ls "$BUNDLE"/wheels/*.whl)
 "${PIP[@]}" --ignore-installed "${wheels[@]}"

@@ -46,6 +46,7 @@ from fairseq.models.transformer_lm import (
 from fairseq.utils import safe_getattr
 
 from ..errors import ConfigError
+from ..modules.adaptive_input import use_amp_adaptive_input
 from ..modules.causal_attention import use_causal_sdpa
 from ..modules.transformer_options import TransformerOptions, apply_options, options_of
 
@@ -73,6 +74,7 @@ class SdpaTransformerLanguageModel(TransformerLanguageModel):
         layers = model.decoder.layers
         if not apply_options(layers, opts, causal=True):
             use_causal_sdpa(model.decoder)
+        use_amp_adaptive_input(model.decoder)  # fairseq's fails under --amp
         on = [k for k, v in opts.items() if v]
         logger.info("self-attention through scaled_dot_product_attention in %d layers; options: %s",
                     len(layers), ", ".join(on) or "none")

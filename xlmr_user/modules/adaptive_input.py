@@ -1,0 +1,36 @@
+"""fairseq's ``AdaptiveInput`` (Baevski & Auli 2019), working under ``--amp``.
+
+fairseq's forward writes each frequency band's embeddings into a buffer made
+from an fp32 tensor.  Under autocast (``--amp``, or ``torch.autocast`` on the
+CPU) each band's projection returns fp16/bf16 and ``result[mask] = ...``
+raises "Index put requires the source and destination dtypes match".  This
+subclass makes the buffer in the bands' own dtype; parameters, state-dict keys
+and every other path are fairseq's.
+"""
+from fairseq.modules import AdaptiveInput
+
+
+class AmpAdaptiveInput(AdaptiveInput):
+    def forward(self, input):  # (B, T) token ids -> (B, T, C)
+        result = None
+        for i, cutoff in enumerate(self.cutoff):
+            mask = input.lt(cutoff)
+            if i > 0:
+                mask.mul_(input.ge(self.cutoff[i - 1]))
+            if not mask.any():
+                continue
+            chunk = self.embeddings[i](input[mask] - (self.cutoff[i - 1] if i > 0 else 0))
+            if result is None:  # autocast picks the dtype: fp32, fp16 or bf16
+                result = chunk.new_empty(input.shape + (self.embedding_dim,))
+            result[mask] = chunk
+        return result if result is not None else self._float_tensor.new_empty(input.shape + (self.embedding_dim,))
+
+
+def use_amp_adaptive_input(decoder) -> bool:
+    """Turn the decoder's adaptive input embedding, if it has one, into an
+    AmpAdaptiveInput in place; returns whether it did."""
+    embed = getattr(decoder, "embed_tokens", None)
+    if type(embed) is AdaptiveInput:
+        embed.__class__ = AmpAdaptiveInput
+        return True
+    return False
