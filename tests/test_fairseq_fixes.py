@@ -123,3 +123,41 @@ def test_bf16_no_longer_implies_tpu():
     assert bf16.bf16 and not bf16.tpu
     assert parse("--bf16", "--tpu").tpu
     assert not parse("--fp16").tpu
+
+
+STOP_MID_EPOCH = """
+import sys
+import torch
+if sys.argv[1] == "plugin":
+    import xlmr_user  # noqa: F401
+from fairseq.data.iterators import BufferedIterator
+
+
+class Slow:  # batches made in torch, outside the GIL, slower than they are used
+    def __len__(self):
+        return 10**6
+
+    def __iter__(self):
+        while True:
+            x = torch.randn(256, 256)
+            for _ in range(50):
+                x = torch.tanh(x @ x)
+            yield x
+
+
+it = BufferedIterator(2, Slow())
+next(it)
+print("stopping mid-epoch")
+"""
+
+
+def test_stopping_mid_epoch_exits_cleanly(tmp_path):
+    """Fix 11: a process that stops using fairseq's prefetching iterator while its thread
+    is making a batch (fairseq-train stopping at --max-update on a GPU) died at exit with
+    "terminate called without an active exception" (SIGABRT, 134 in a shell); with the plugin it exits 0."""
+    script = tmp_path / "stop.py"
+    script.write_text(STOP_MID_EPOCH)
+    plain = run([PYTHON, script, "plain"], check=False)
+    assert plain.returncode == -6 and "terminate called" in plain.stdout  # SIGABRT: fairseq alone
+    fixed = run([PYTHON, script, "plugin"], check=False)
+    assert fixed.returncode == 0 and "stopping mid-epoch" in fixed.stdout

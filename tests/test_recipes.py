@@ -2,6 +2,7 @@
 option parsing, conf/*.yaml, and the exact fairseq commands for CPU and GPU
 (DRY_RUN=1)."""
 import json
+import os
 import re
 
 import pytest
@@ -45,6 +46,7 @@ def dry_run(tmp_path, *args, **env):
 def test_dry_run_cpu_command(tmp_path):
     line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3", NGPU="0"))
     assert " --cpu " in f"{line} " and "--fp16" not in line and "--update-freq 1" in line
+    assert "--num-workers 0" in line  # the two cores train
     assert "--task text_classification" in line and "--arch xlmr_small" in line
     # 64 examples, batch 32: 2 updates an epoch, 10 epochs, 6% warm-up; from scratch
     assert "--max-update 20" in line and "--warmup-updates 1" in line and "--lr 5e-4" in line
@@ -65,6 +67,8 @@ def test_dry_run_gpu_command(tmp_path):
                                       "--update-freq", "2", "--batch-size", "8", NGPU="4"))
     assert "--fp16" in line and "--distributed-world-size 4" in line and "--update-freq 2" in line
     assert "--cpu" not in line
+    workers = min(4, max(1, len(os.sched_getaffinity(0)) // 4 - 1))  # data loaders per GPU process
+    assert f"--num-workers {workers}" in line
     # 64 examples / (8 x 2 x 4) = 1 update an epoch
     assert "--max-update 10" in line
     line = fairseq_train_line(dry_run(tmp_path, "--stage", "3", "--stop-stage", "3",

@@ -18,6 +18,7 @@ hooks; only the fixes marked *patch* replace a fairseq function.
 | 8 ``guard_vocabulary`` | load_state_dict pre-hook | a checkpoint with another vocabulary is a one-line error |
 | 9 ``numpy_aliases`` | numpy attributes | fairseq's ``np.compat.long`` exists under NumPy 2 |
 | 10 ``bf16_without_tpu`` | patch ``options.parse_args_and_arch`` | ``--bf16`` trains in bfloat16 on a GPU instead of asking for a TPU |
+| 11 ``stop_batch_prefetch`` | ``atexit`` handler | fairseq-train no longer aborts at exit after stopping mid-epoch |
 """
 import argparse
 import functools
@@ -345,8 +346,45 @@ def bf16_without_tpu(original):
     return _mark(parse_args_and_arch)
 
 
+# ---------------------------------------------------------------------------
+# 11. fairseq-train aborts at exit after stopping mid-epoch
+#    Why: fairseq's BufferedIterator makes batches ahead in a daemon thread
+#    (data/iterators.py, BackgroundConsumer).  When training stops before the
+#    epoch ends (--max-update, --stop-time-hours) while that thread is inside
+#    torch making the next batch, which is the usual state when loading is the
+#    bottleneck (a GPU, small models, --num-workers 0), Python's shutdown ends
+#    the thread inside C++ code and the process dies with "terminate called
+#    without an active exception", exit status 134, after everything was
+#    saved: recipes and scripts see a failed run.  Seen on an H200 (pretraining
+#    for a minute) and reproduced here on the CPU, also with fairseq's own
+#    masked_lm task.  At exit, before Python stops daemon threads, this tells
+#    each live BackgroundConsumer to stop after its current batch and drains
+#    its queue until it has.  Nothing of fairseq's is replaced.
+#    Remove when: fairseq's BufferedIterator stops its thread (none filed that
+#    we know of).
+# ---------------------------------------------------------------------------
+def stop_batch_prefetch(timeout: float = 10.0) -> int:
+    """Stop fairseq's batch-prefetching threads; returns how many were running."""
+    import queue
+    import threading
+    import time
+
+    from fairseq.data.iterators import BackgroundConsumer
+
+    live = [t for t in threading.enumerate() if isinstance(t, BackgroundConsumer) and t.is_alive()]
+    deadline = time.monotonic() + timeout
+    for t in live:
+        t._max_len = 0  # its loop ends after the batch it is making
+        while t.is_alive() and time.monotonic() < deadline:
+            try:  # make room, so its put() returns
+                t._queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+    return len(live)
+
+
 def install() -> None:
-    """Apply fixes 1-6, 9 and 10 (7 and 8 are used by the plugin's tasks).  Idempotent."""
+    """Apply fixes 1-6 and 9-11 (7 and 8 are used by the plugin's tasks).  Idempotent."""
     numpy_aliases()
     from fairseq import checkpoint_utils, criterions, options
     from fairseq.file_io import PathManager
@@ -363,3 +401,8 @@ def install() -> None:
         criterions.build_criterion = check_criterion(criterions.build_criterion)
     if not _installed(sys.excepthook):
         sys.excepthook = one_line_errors(sys.excepthook)
+    if not _installed(stop_batch_prefetch):
+        import atexit
+
+        atexit.register(stop_batch_prefetch)
+        _mark(stop_batch_prefetch)

@@ -205,7 +205,7 @@ use another --exp (or delete $ckpt to train again)"
     run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task text_classification \
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} --lr "$lr" \
       --warmup-updates "$warmup_updates" --total-num-update "$total_updates" --max-update "$total_updates" \
-      --seed "$seed" --num-workers 0 --log-format json --log-interval "$log_interval" \
+      --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" ${validate_args[@]+"${validate_args[@]}"} \
       "${restore[@]}" ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args \
       2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize

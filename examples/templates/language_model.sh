@@ -114,7 +114,7 @@ if stage_enabled 3; then
     run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
       --task xlmr_language_modeling --word-boundary "$word_boundary" \
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
-      --seed "$seed" --num-workers 0 --log-format json --log-interval "$log_interval" \
+      --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$tb" --save-dir "$ckpt" $(device_flags) $extra_train_args \
       2>&1 | show_progress "$exp/train-$arch-$tokenizer.log" "$max_update" ppl
     [ "${DRY_RUN:-0}" = 1 ] || touch "$ckpt/train.done"

@@ -102,7 +102,7 @@ use another --exp (or delete $ckpt to train again)"
     # shellcheck disable=SC2046,SC2086
     run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task xlmr_masked_lm \
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
-      --seed "$seed" --num-workers 0 --log-format json --log-interval "$log_interval" \
+      --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" $(device_flags) $extra_train_args \
       2>&1 | show_progress "$exp/train.log" "$max_update" accuracy --maximize
     [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
