@@ -12,7 +12,9 @@ Every dimension is set, including ``decoder_input_dim`` and
 ``--decoder-embed-dim`` changes).  Input and output use adaptive embeddings and
 softmax (Baevski & Auli 2019; Grave et al. 2017) with tied weights and
 projections; ``xlmr_language_modeling`` drops cutoffs that do not fit a
-smaller dictionary.
+smaller dictionary.  The input embedding is fairseq's ``AdaptiveInput`` as
+:class:`xlmr_user.modules.adaptive_input.AmpAdaptiveInput`, which also runs
+under ``--amp``.
 
 | arch                            | layers | dim | ffn  | heads | use                     |
 |---------------------------------|--------|-----|------|-------|-------------------------|
