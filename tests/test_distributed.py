@@ -79,3 +79,19 @@ def test_masked_lm(mlm_bin, tmp_path):
             "--arch", "xlmr_tiny", "--tokens-per-sample", "32", "--batch-size", "4", "--dropout", "0",
             "--attention-dropout", "0"]
     compare(tmp_path, mlm_bin, args, ("loss", "ppl", "accuracy", "loss_en", "ppl_el", "accuracy_ru"))
+
+
+def test_masked_lm_data_loader_workers_change_nothing(mlm_bin, tmp_path):
+    """The recipes load data in worker processes on GPUs (--num-workers 1-4): the masks,
+    the language sampling and so every loss are the same as with --num-workers 0, in every
+    epoch (masks are drawn anew each epoch)."""
+    losses = {}
+    for workers in (0, 2):
+        out = run([PYTHON, "-m", "fairseq_cli.train", mlm_bin, "--user-dir", USER_DIR, "--task",
+                   "xlmr_masked_lm", "--criterion", "xlmr_masked_lm", "--arch", "xlmr_tiny",
+                   "--tokens-per-sample", "32", "--batch-size", "8", *ADAM, "--max-epoch", "2",
+                   "--cpu", "--num-workers", str(workers), "--no-save", "--seed", "3",
+                   "--log-format", "json"]).stdout
+        losses[workers] = [(r["epoch"], r["train_loss"]) for r in json_records(out, "train")]
+        losses[workers] += [(r["epoch"], r["valid_loss"]) for r in json_records(out, "valid")]
+    assert len(losses[0]) == 4 and losses[2] == losses[0]
