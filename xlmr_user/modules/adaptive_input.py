@@ -12,7 +12,7 @@ from fairseq.modules import AdaptiveInput
 
 class AmpAdaptiveInput(AdaptiveInput):
     def forward(self, input):  # (B, T) token ids -> (B, T, C)
-        result = None
+        result = None  # made from the first band's rows: autocast picks fp32, fp16 or bf16
         for i, cutoff in enumerate(self.cutoff):
             mask = input.lt(cutoff)
             if i > 0:
@@ -20,10 +20,12 @@ class AmpAdaptiveInput(AdaptiveInput):
             if not mask.any():
                 continue
             chunk = self.embeddings[i](input[mask] - (self.cutoff[i - 1] if i > 0 else 0))
-            if result is None:  # autocast picks the dtype: fp32, fp16 or bf16
+            if result is None:
                 result = chunk.new_empty(input.shape + (self.embedding_dim,))
             result[mask] = chunk
-        return result if result is not None else self._float_tensor.new_empty(input.shape + (self.embedding_dim,))
+        if result is None:  # no tokens at all
+            result = self._float_tensor.new_empty(input.shape + (self.embedding_dim,))
+        return result
 
 
 def use_amp_adaptive_input(decoder) -> bool:
