@@ -262,3 +262,42 @@ def test_sib200_table_goals_and_tfidf(tmp_path):
     result["systems"][0]["accuracy"]["eng_Latn"] = 50.0
     assert [g["met"] for g in goals(result)] == [True, False]
     assert "NOT met" in markdown({**result, "goals": goals(result)})
+
+
+def test_serve_load_generator_counts_answers_and_errors():
+    """bench serve's load generator (raw HTTP/1.1 over kept-alive connections) against a
+    local server that answers 200, and 503 to every fifth request."""
+    import asyncio
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bench.serve import load
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as uvicorn
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body["inputs"][0])
+            out = json.dumps({"outputs": [{"label": "x"}]}).encode()
+            self.send_response(503 if len(seen) % 5 == 0 else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/classify"
+        r = asyncio.run(load(url, ["a é text", "another"], clients=3, seconds=1.0, warmup=0.2))
+    finally:
+        server.shutdown()
+    assert r["clients"] == 3 and r["texts_per_s"] > 10 and r["errors"] > 0
+    assert 0 < r["p50_ms"] <= r["p99_ms"] and r["client_cpu_s"] >= 0
+    assert set(seen) == {"a é text", "another"}
