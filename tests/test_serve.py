@@ -97,8 +97,8 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
     predicted = run([PYTHON, "-m", "xlmr_user.cli.predict", toy_model, "--input", tmp_path / "in.txt",
                      "--all-probs"]).stdout
     expected = [l.split("\t") for l in predicted.splitlines() if "\t" in l and not l.startswith("labels")]
-    # a relative MODEL_DIR, as users type it
-    with serving(os.path.relpath(toy_model), "--max-batch-size", "8") as (url, _):
+    # a relative MODEL_DIR, as users type it; batches of 8 texts run in parts of <= 40 tokens
+    with serving(os.path.relpath(toy_model), "--max-batch-size", "8", "--max-tokens", "40") as (url, _):
         r = post(url + "/v1/classify", json={"inputs": toy_sentences, "all_probs": True, "top_k": 2})
         assert r.status_code == 200
         outputs = r.json()["outputs"]
@@ -109,11 +109,22 @@ def test_classify_equals_xlmr_predict(toy_model, toy_sentences, tmp_path):
             assert [t["label"] for t in out["top_k"]][0] == label and len(out["top_k"]) == 2
         info = get(url + "/v1/model").json()
         assert info["kind"] == "classifier" and info["architecture"] == "xlmr_tiny"
+        assert info["max_batch_size"] == 8 and info["max_tokens"] == 40
         assert info["labels"] == list(out["probs"]) and info["parameters"] > 100_000
         assert info["checkpoint_sha256"] == hashlib.sha256((toy_model / "model.pt").read_bytes()).hexdigest()
         assert get(url + "/health").json()["status"] == "ready"
         r = post(url + "/v1/fill-mask", json={"inputs": ["a <mask> b"]})
         assert r.status_code == 404 and "classifier model, which answers /v1/classify" in r.json()["error"]
+
+
+def test_length_batches_cap_rows_and_padded_tokens():
+    from xlmr_user.inference.predict import length_batches
+
+    lengths = [5, 30, 6, 7, 8, 100, 9]
+    assert list(length_batches(lengths, 32)) == [[0, 2, 3, 4, 6, 1, 5]]  # sorted, one call
+    assert list(length_batches(lengths, 3)) == [[0, 2, 3], [4, 6, 1], [5]]
+    # at most 30 tokens padded: 3 x 7 = 21 fits, 4 x 8 = 32 does not; a row over the limit runs alone
+    assert list(length_batches(lengths, 32, max_tokens=30)) == [[0, 2, 3], [4, 6], [1], [5]]
 
 
 def test_concurrent_requests_share_batches(toy_model, toy_sentences):

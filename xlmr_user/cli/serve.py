@@ -8,7 +8,8 @@
 
 Requests wait in one bounded queue; one model worker takes up to
 --max-batch-size texts (what is queued when it is free, waiting
---max-batch-delay-ms for more if set) and runs them as one length-sorted batch.  A full queue answers 503 with Retry-After.
+--max-batch-delay-ms for more if set) and runs them sorted by length, in
+parts of at most --max-tokens tokens.  A full queue answers 503 with Retry-After.
 Also GET /v1/model, /health (200 once loaded) and /metrics (Prometheus).  It
 binds to 127.0.0.1 unless --host says otherwise; --api-key-file requires
 "Authorization: Bearer TOKEN" on /v1/*.  SIGTERM (or Ctrl-C) stops accepting
@@ -40,6 +41,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--max-batch-size", type=int, default=32, help="texts per model batch")
+    p.add_argument("--max-tokens", type=int, default=512,
+                   help="tokens per call of the model, padding included: a batch runs as length-sorted "
+                   "parts, so short texts do not pay for a long one's padding (default 512; 0: one call)")
     p.add_argument("--max-batch-delay-ms", type=float, default=0.0,
                    help="how long the first request of a batch waits for others (default 0: the "
                    "model takes what is queued as soon as it is free; requests that arrive while it "
@@ -87,6 +91,8 @@ def main(argv=None) -> int:
 
     a = get_parser().parse_args(argv)
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # the hub logs its whole config at INFO
+    if a.max_tokens < 0:
+        raise ConfigError(f"--max-tokens must be 0 (no limit) or more, not {a.max_tokens}")
     for name, value in (("--max-batch-size", a.max_batch_size), ("--max-queue", a.max_queue),
                         ("--max-texts", a.max_texts), ("--max-chars", a.max_chars)):
         if value < 1:
@@ -99,7 +105,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads)
     cfg = ServeConfig(a.model_dir, a.checkpoint_file, a.device, a.max_batch_size, a.max_batch_delay_ms,
                       a.max_queue, a.max_texts, a.max_chars,
-                      read_api_key(a.api_key_file) if a.api_key_file else None)
+                      read_api_key(a.api_key_file) if a.api_key_file else None, a.max_tokens or None)
     if a.host not in ("127.0.0.1", "localhost", "::1") and cfg.api_key is None:
         logger.warning("binding to %s without --api-key-file: anyone who can reach it can use it", a.host)
     failed = []

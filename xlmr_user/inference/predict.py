@@ -3,7 +3,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -65,12 +65,25 @@ def read_input(path: str, tsv: bool, n_columns: int, columns: Columns = Columns(
     return split.texts, split.labels
 
 
+def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: Optional[int] = None):
+    """Indices sorted by length, cut into batches of at most ``batch_size`` rows and,
+    padded to their longest row, at most ``max_tokens`` tokens (a longer row alone)."""
+    batch = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if batch and (len(batch) == batch_size or (max_tokens and (len(batch) + 1) * lengths[i] > max_tokens)):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
 class Classifier:
     """Batched prediction with a loaded hub model."""
 
-    def __init__(self, hub, batch_size: int = 32):
+    def __init__(self, hub, batch_size: int = 32, max_tokens: Optional[int] = None):
         self.hub = hub
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens = batch_size, max_tokens
         task = hub.task
         self.head = task.cfg.classification_head_name
         self.max_positions = task.cfg.max_positions
@@ -91,11 +104,9 @@ class Classifier:
         from fairseq.data.data_utils import collate_tokens
 
         tokens = [t[: self.max_positions] for t in tokens]
-        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
         out = torch.empty(len(tokens), len(self.labels))
         device = next(self.hub.model.parameters()).device
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in length_batches([len(t) for t in tokens], self.batch_size, self.max_tokens):
             batch = collate_tokens([tokens[i] for i in idx], pad_idx=self.pad).to(device)
             out[idx] = self.hub.predict(self.head, batch).float().cpu()
         return out

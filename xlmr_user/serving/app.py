@@ -38,6 +38,7 @@ class ServeConfig:
     max_texts: int = 256           # per request: 413
     max_chars: int = 10_000        # per text: 413
     api_key: Optional[str] = None  # bearer token for /v1/*
+    max_tokens: Optional[int] = 512  # per model call, padding included: a batch runs in parts
 
 
 class HttpError(Exception):
@@ -136,7 +137,8 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
 
     def load():
         try:
-            b = backend or load_backend(cfg.model_dir, cfg.checkpoint_file, cfg.device, cfg.max_batch_size)
+            b = backend or load_backend(cfg.model_dir, cfg.checkpoint_file, cfg.device, cfg.max_batch_size,
+                                          cfg.max_tokens)
             batcher = DynamicBatcher(b.run, cfg.max_batch_size, cfg.max_batch_delay_ms / 1000.0,
                                      cfg.max_queue, metrics.on_batch)
             batcher.start()
@@ -236,7 +238,7 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
     async def model(request: Request):
         check_token(request)
         b = ready_backend()
-        return {**b.info(), "max_batch_size": cfg.max_batch_size,
+        return {**b.info(), "max_batch_size": cfg.max_batch_size, "max_tokens": cfg.max_tokens,
                 "max_batch_delay_ms": cfg.max_batch_delay_ms, "max_texts": cfg.max_texts,
                 "max_chars": cfg.max_chars}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 
@@ -61,13 +61,13 @@ class ClassifierBackend(Backend):
     """An ``xlmr-export`` directory: probabilities over the labels per input."""
     kind = "classifier"
 
-    def __init__(self, model_dir, checkpoint, device, batch_size):
+    def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
         from ..inference.model_dir import load_classifier, read_meta
         from ..inference.predict import Classifier
 
         hub = load_classifier(model_dir, checkpoint, device)
-        self.clf = Classifier(hub, batch_size)
+        self.clf = Classifier(hub, batch_size, max_tokens)
         self.labels = list(self.clf.labels)
         self.pair = bool((read_meta(model_dir) or {}).get("pair"))
         self.max_positions = self.clf.max_positions
@@ -88,7 +88,7 @@ class LanguageModelBackend(Backend):
     is predicted from ``</s>``."""
     kind = "lm"
 
-    def __init__(self, model_dir, checkpoint, device, batch_size):
+    def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
         import xlmr_user  # noqa: F401
         from fairseq import checkpoint_utils
@@ -97,7 +97,7 @@ class LanguageModelBackend(Backend):
             [checkpoint], arg_overrides={"data": model_dir})
         self.model = models[0].eval().to(device)
         self.task, self.dict = task, task.target_dictionary
-        self.batch_size = batch_size
+        self.batch_size, self.max_tokens = batch_size, max_tokens
         spm = os.path.join(model_dir, SPM_FILE)
         self.spm = None
         if os.path.isfile(spm):
@@ -117,12 +117,12 @@ class LanguageModelBackend(Backend):
     def run(self, items):
         from fairseq.data.data_utils import collate_tokens
 
+        from ..inference.predict import length_batches
+
         eos, pad = self.dict.eos(), self.dict.pad()
         tokens = [self.encode(t)[: self.max_positions] for t in items]
         out = [None] * len(tokens)
-        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+        for idx in length_batches([len(t) for t in tokens], self.batch_size, self.max_tokens):
             tgt = collate_tokens([tokens[i] for i in idx], pad).to(self.device)
             src = collate_tokens([torch.cat([tokens[i].new([eos]), tokens[i][:-1]]) for i in idx], pad)
             src = src.to(self.device)
@@ -149,7 +149,7 @@ class MaskedLMBackend(Backend):
     kind = "masked_lm"
     MASK = "<mask>"
 
-    def __init__(self, model_dir, checkpoint, device, batch_size):
+    def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
         import xlmr_user  # noqa: F401
         from fairseq.models.roberta import RobertaModel
@@ -186,7 +186,9 @@ def checkpoint_task(checkpoint: str) -> str:
 
 
 def load_backend(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str = "cpu",
-                 batch_size: int = 32) -> Backend:
+                 batch_size: int = 32, max_tokens: Optional[int] = None) -> Backend:
+    """``batch_size`` texts at most per call of the model; ``max_tokens``: also at most
+    that many tokens, padding included (length-sorted batches; None: no limit)."""
     if not os.path.isdir(model_dir):
         raise MissingDataError(f"{model_dir}: no such directory")
     checkpoint = os.path.abspath(checkpoint_file if os.path.isabs(checkpoint_file)
@@ -202,4 +204,4 @@ def load_backend(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str 
         raise MissingDataError(f"{os.path.join(model_dir, DICT_FILE)}: no such file; a language-model "
                                "directory holds the dict.txt it was trained with (its data-bin)")
     cls = {"classifier": ClassifierBackend, "lm": LanguageModelBackend, "masked_lm": MaskedLMBackend}[kind]
-    return cls(model_dir, checkpoint, device, batch_size)
+    return cls(model_dir, checkpoint, device, batch_size, max_tokens)
