@@ -127,6 +127,39 @@ def test_length_batches_cap_rows_and_padded_tokens():
     assert list(length_batches(lengths, 32, max_tokens=30)) == [[0, 2, 3], [4, 6], [1], [5]]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_run_batches_side_by_side(workers):
+    """Each worker takes its own batch from the one queue; with two, two batches run at
+    once (a run that waits for a second concurrent run only returns with two workers)."""
+    import threading
+
+    from xlmr_user.serving.batcher import DynamicBatcher
+
+    both_running = threading.Barrier(2, timeout=2)
+    seen = []
+
+    def run(items):
+        seen.append(list(items))
+        try:
+            both_running.wait()
+            concurrent = True
+        except threading.BrokenBarrierError:
+            concurrent = False
+        return [(x * 10, concurrent) for x in items]
+
+    batcher = DynamicBatcher(run, max_batch_size=2, workers=workers)
+    batcher.start()
+
+    async def submit_all():
+        return await asyncio.gather(*(batcher.submit([i, i + 1]) for i in (0, 2)))
+
+    answers = asyncio.run(submit_all())
+    batcher.stop()
+    assert sorted(map(sorted, seen)) == [[0, 1], [2, 3]]  # one batch per request (2 texts each)
+    assert [[x for x, _ in a] for a in answers] == [[0, 10], [20, 30]]  # each request its own answers
+    assert {c for a in answers for _, c in a} == {workers == 2}
+
+
 def test_concurrent_requests_share_batches(toy_model, toy_sentences):
     with serving(toy_model, "--max-batch-delay-ms", "1000", "--max-batch-size", "64") as (url, _):
         responses = asyncio.run(post_many(url + "/v1/classify", [{"inputs": [s]} for s in toy_sentences[:24]]))
@@ -162,6 +195,10 @@ def test_bad_input_gets_4xx_and_the_server_keeps_serving(toy_model):
                 assert client.post("/v1/classify", json={"inputs": ["a good film"]}).status_code == 200
             assert client.post("/v1/score", json={"inputs": ["x"]}).status_code == 404
         assert proc.poll() is None
+        counted = {status: metric(url, f'xlmr_requests_total{{endpoint="/v1/classify",status="{status}"}}')
+                   for status in ("200", "400", "413", "422")}
+        assert counted == {"200": len(BAD), "400": 2, "413": 2, "422": 8}
+        assert metric(url, 'xlmr_requests_total{endpoint="/v1/score",status="404"}') == 1
 
 
 def test_full_queue_answers_503_with_retry_after(toy_model, toy_sentences):
@@ -214,6 +251,8 @@ def test_command_line_errors(toy_model, tmp_path):
     assert_one_line_error(proc, "the token must be one non-empty word")
     proc = run([PYTHON, "-m", "xlmr_user.cli.serve", toy_model, "--max-batch-size", "0"], check=False)
     assert_one_line_error(proc, "--max-batch-size must be at least 1")
+    proc = run([PYTHON, "-m", "xlmr_user.cli.serve", toy_model, "--workers", "-1"], check=False)
+    assert_one_line_error(proc, "--workers must be 0 (auto) or more, not -1")
 
 
 def test_a_model_that_fails_to_load_is_reported_by_health(tmp_path, toy_model):

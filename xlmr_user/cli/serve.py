@@ -6,10 +6,10 @@
     curl -s localhost:8000/v1/classify -H 'Content-Type: application/json' \\
          -d '{"inputs": ["what a lovely film"]}'
 
-Requests wait in one bounded queue; one model worker takes up to
---max-batch-size texts (what is queued when it is free, waiting
---max-batch-delay-ms for more if set) and runs them sorted by length, in
-parts of at most --max-tokens tokens.  A full queue answers 503 with Retry-After.
+Requests wait in one bounded queue; a free model worker (--workers
+threads share one copy of the model) takes up to --max-batch-size texts
+(what is queued when it is free, waiting --max-batch-delay-ms for more if
+set) and runs them sorted by length, in parts of at most --max-tokens tokens.  A full queue answers 503 with Retry-After.
 Also GET /v1/model, /health (200 once loaded) and /metrics (Prometheus).  It
 binds to 127.0.0.1 unless --host says otherwise; --api-key-file requires
 "Authorization: Bearer TOKEN" on /v1/*.  SIGTERM (or Ctrl-C) stops accepting
@@ -40,6 +40,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="model threads running batches side by side, sharing --threads (default: 2 on "
+                   "the CPU, 1 on CUDA)")
     p.add_argument("--max-batch-size", type=int, default=32, help="texts per model batch")
     p.add_argument("--max-tokens", type=int, default=512,
                    help="tokens per call of the model, padding included: a batch runs as length-sorted "
@@ -91,8 +94,10 @@ def main(argv=None) -> int:
 
     a = get_parser().parse_args(argv)
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # the hub logs its whole config at INFO
-    if a.max_tokens < 0:
-        raise ConfigError(f"--max-tokens must be 0 (no limit) or more, not {a.max_tokens}")
+    for name, value in (("--max-tokens", a.max_tokens), ("--workers", a.workers)):
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 ({'no limit' if name == '--max-tokens' else 'auto'}) "
+                              f"or more, not {value}")
     for name, value in (("--max-batch-size", a.max_batch_size), ("--max-queue", a.max_queue),
                         ("--max-texts", a.max_texts), ("--max-chars", a.max_chars)):
         if value < 1:
@@ -101,11 +106,12 @@ def main(argv=None) -> int:
         raise XlmrUserError("--device cuda: no CUDA device is available here; use --device cpu")
     if not os.path.isdir(a.model_dir):
         raise XlmrUserError(f"{a.model_dir}: no such directory")
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    threads = a.threads or torch.get_num_threads()
+    workers = a.workers or (1 if a.device == "cuda" else min(2, threads))
+    torch.set_num_threads(max(1, threads // workers))
     cfg = ServeConfig(a.model_dir, a.checkpoint_file, a.device, a.max_batch_size, a.max_batch_delay_ms,
                       a.max_queue, a.max_texts, a.max_chars,
-                      read_api_key(a.api_key_file) if a.api_key_file else None, a.max_tokens or None)
+                      read_api_key(a.api_key_file) if a.api_key_file else None, a.max_tokens or None, workers)
     if a.host not in ("127.0.0.1", "localhost", "::1") and cfg.api_key is None:
         logger.warning("binding to %s without --api-key-file: anyone who can reach it can use it", a.host)
     failed = []

@@ -56,6 +56,11 @@ class Backend:
     def run(self, items: Sequence) -> List:
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """One padded batch before the server says ready: torch imports and sets up
+        what its first padded attention needs (about a second) then, not in a request."""
+        self.run(["warm up", "warm up the model"])
+
 
 class ClassifierBackend(Backend):
     """An ``xlmr-export`` directory: probabilities over the labels per input."""
@@ -75,6 +80,10 @@ class ClassifierBackend(Backend):
 
     def info(self) -> dict:
         return {**super().info(), "labels": self.labels, "pair": self.pair}
+
+    def warm_up(self) -> None:
+        self.run([["warm up", "the model"], ["warm up", "the model with a pair"]] if self.pair else
+                 ["warm up", "warm up the model"])
 
     def run(self, items):
         rows = [tuple(i) if isinstance(i, (list, tuple)) else (i,) for i in items]
@@ -163,6 +172,9 @@ class MaskedLMBackend(Backend):
         self.max_positions = self.hub.model.max_positions()
         self.candidates = min(FILL_MASK_CANDIDATES, len(self.hub.task.source_dictionary))
         self._describe(self.hub.model, self.hub.cfg)
+
+    def warm_up(self) -> None:
+        pass  # fill_mask runs one text at a time: no padding
 
     @torch.inference_mode()
     def run(self, items):
