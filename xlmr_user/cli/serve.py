@@ -9,7 +9,8 @@
 Requests wait in one bounded queue; a free model worker (--workers
 threads share one copy of the model) takes up to --max-batch-size texts
 (what is queued when it is free, waiting --max-batch-delay-ms for more if
-set) and runs them sorted by length, in parts of at most --max-tokens tokens.  A full queue answers 503 with Retry-After.
+set) and runs them sorted by length, in parts of at most --max-tokens
+tokens.  A full queue answers 503 with Retry-After.
 Also GET /v1/model, /health (200 once loaded) and /metrics (Prometheus).  It
 binds to 127.0.0.1 unless --host says otherwise; --api-key-file requires
 "Authorization: Bearer TOKEN" on /v1/*.  SIGTERM (or Ctrl-C) stops accepting
@@ -42,7 +43,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--workers", type=int, default=0,
                    help="model threads running batches side by side, sharing --threads (default: 2 on "
-                   "the CPU, 1 on CUDA)")
+                   "the CPU unless --threads is 1, 1 on CUDA)")
     p.add_argument("--max-batch-size", type=int, default=32, help="texts per model batch")
     p.add_argument("--max-tokens", type=int, default=512,
                    help="tokens per call of the model, padding included: a batch runs as length-sorted "
