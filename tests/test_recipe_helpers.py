@@ -45,6 +45,28 @@ def test_progress_lines_and_full_log():
     assert "something to see" in shown[6]
 
 
+def test_progress_eta_is_the_sooner_of_updates_and_stop_time():
+    now = [0.0]
+    progress = Progress(total_updates=1000, metric="accuracy", maximize=True, clock=lambda: now[0],
+                        stop_seconds=120)
+    for t, n in ((0.0, 100), (10.0, 200), (40.0, 300)):
+        now[0] = t
+        shown = progress.update("train_inner", {"loss": "0.5", "num_updates": n})
+    # updates alone: 200 updates took 40 s, 700 left -> 140 s; the time limit ends at 120 s -> 80 s
+    assert "40s elapsed, ETA 1m20s" in shown
+    now[0] = 130.0  # past the limit (fairseq stops at its next check)
+    assert "ETA 0s" in progress.update("train_inner", {"loss": "0.5", "num_updates": 310})
+    fast = Progress(total_updates=1000, metric="accuracy", maximize=True, clock=lambda: now[0],
+                    stop_seconds=3600)
+    for t, n in ((0.0, 0), (10.0, 500)):
+        now[0] = t
+        shown = fast.update("train_inner", {"loss": "0.5", "num_updates": n})
+    assert "ETA 10s" in shown  # the updates end first
+    now[0] = 0.0
+    untimed = Progress(total_updates=0, metric="loss", maximize=False, clock=lambda: now[0], stop_seconds=60)
+    assert "ETA 1m00s" in untimed.update("train_inner", {"loss": "0.5", "num_updates": 1})
+
+
 def test_progress_shows_a_traceback_whole():
     log, out = io.StringIO(), io.StringIO()
     follow(["Traceback (most recent call last):\n", '  File "x.py", line 1\n', "KeyError: 'k'\n"],

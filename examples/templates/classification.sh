@@ -208,7 +208,8 @@ use another --exp (or delete $ckpt to train again)"
       --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" ${validate_args[@]+"${validate_args[@]}"} \
       "${restore[@]}" ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize
+      2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize \
+        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
     [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
   fi
 fi

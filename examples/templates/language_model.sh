@@ -116,7 +116,8 @@ if stage_enabled 3; then
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
       --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$tb" --save-dir "$ckpt" $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train-$arch-$tokenizer.log" "$max_update" ppl
+      2>&1 | show_progress "$exp/train-$arch-$tokenizer.log" "$max_update" ppl \
+        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
     [ "${DRY_RUN:-0}" = 1 ] || touch "$ckpt/train.done"
   fi
 fi

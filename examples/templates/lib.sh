@@ -81,8 +81,8 @@ run_logged() {
   mv "$out.tmp" "$out"
 }
 
-# ... | show_progress LOG TOTAL_UPDATES METRIC [--maximize]: fairseq-train's whole
-# output to LOG (appended), one readable line per record to the terminal.
+# ... | show_progress LOG TOTAL_UPDATES METRIC [--maximize] [--stop-time-hours H]: fairseq-train's
+# whole output to LOG (appended), one readable line per record to the terminal.
 show_progress() {
   if [ "${DRY_RUN:-0}" = 1 ]; then cat; return; fi
   "$PYTHON" -m xlmr_user.cli.progress --log "$1" --total-updates "$2" --metric "$3" "${@:4}"

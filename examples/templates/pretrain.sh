@@ -104,7 +104,8 @@ use another --exp (or delete $ckpt to train again)"
       "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
       --seed "$seed" --log-format json --log-interval "$log_interval" \
       --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train.log" "$max_update" accuracy --maximize
+      2>&1 | show_progress "$exp/train.log" "$max_update" accuracy --maximize \
+        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
     [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
   fi
 fi

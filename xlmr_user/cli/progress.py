@@ -18,9 +18,12 @@ def main(argv=None) -> int:
     p.add_argument("--total-updates", type=int, default=0)
     p.add_argument("--metric", default="loss", help="validation metric to show")
     p.add_argument("--maximize", action="store_true", help="higher --metric is better")
+    p.add_argument("--stop-time-hours", type=float, default=0.0,
+                   help="fairseq-train's --stop-time-hours, if given: the ETA is the sooner end")
     a = p.parse_args(argv)
     with open(a.log, "a", encoding="utf-8") as log:
-        follow(sys.stdin, log, sys.stdout, Progress(a.total_updates, a.metric, a.maximize))
+        follow(sys.stdin, log, sys.stdout, Progress(a.total_updates, a.metric, a.maximize,
+                                                     stop_seconds=3600 * a.stop_time_hours))
     return 0
 
 

@@ -40,8 +40,12 @@ def record(line: str):
 
 
 class Progress:
-    def __init__(self, total_updates: int, metric: str, maximize: bool, clock=time.monotonic):
+    def __init__(self, total_updates: int, metric: str, maximize: bool, clock=time.monotonic,
+                 stop_seconds: float = 0.0):
+        """``stop_seconds``: training also stops after this long (--stop-time-hours; 0: no
+        limit), so the ETA is the sooner of the two."""
         self.total, self.metric, self.maximize = total_updates, metric, maximize
+        self.stop_seconds = stop_seconds
         self.clock = clock
         self.start = clock()
         self.first_update: Optional[int] = None
@@ -75,9 +79,13 @@ class Progress:
         parts = [f"update {updates}/{self.total}" + (f" ({100 * updates // self.total}%)" if self.total else "")]
         elapsed = now - self.start
         done = updates - self.first_update
+        etas = []
         if self.total and done > 0:
-            eta = (now - self.first_time) / done * max(self.total - updates, 0)
-            parts.append(f"{duration(elapsed)} elapsed, ETA {duration(eta)}")
+            etas.append((now - self.first_time) / done * max(self.total - updates, 0))
+        if self.stop_seconds:
+            etas.append(max(self.stop_seconds - elapsed, 0))
+        if etas:
+            parts.append(f"{duration(elapsed)} elapsed, ETA {duration(min(etas))}")
         else:
             parts.append(f"{duration(elapsed)} elapsed")
         if self.loss is not None:
