@@ -95,10 +95,9 @@ def main(argv=None) -> int:
 
     a = get_parser().parse_args(argv)
     logging.getLogger("fairseq").setLevel(logging.WARNING)  # the hub logs its whole config at INFO
-    for name, value in (("--max-tokens", a.max_tokens), ("--workers", a.workers)):
+    for name, value, zero in (("--max-tokens", a.max_tokens, "no limit"), ("--workers", a.workers, "auto")):
         if value < 0:
-            raise ConfigError(f"{name} must be 0 ({'no limit' if name == '--max-tokens' else 'auto'}) "
-                              f"or more, not {value}")
+            raise ConfigError(f"{name} must be 0 ({zero}) or more, not {value}")
     for name, value in (("--max-batch-size", a.max_batch_size), ("--max-queue", a.max_queue),
                         ("--max-texts", a.max_texts), ("--max-chars", a.max_chars)):
         if value < 1:

@@ -82,8 +82,10 @@ class ClassifierBackend(Backend):
         return {**super().info(), "labels": self.labels, "pair": self.pair}
 
     def warm_up(self) -> None:
-        self.run([["warm up", "the model"], ["warm up", "the model with a pair"]] if self.pair else
-                 ["warm up", "warm up the model"])
+        if self.pair:
+            self.run([["warm up", "the model"], ["warm up", "the model with a pair"]])
+        else:
+            super().warm_up()
 
     def run(self, items):
         rows = [tuple(i) if isinstance(i, (list, tuple)) else (i,) for i in items]
