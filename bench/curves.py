@@ -19,9 +19,10 @@ def plot_curves(rows, png: Path, title: str, ylabel: str, final_key: str, log_y:
     Returns False (and writes nothing) when there is nothing to draw."""
     import logging
 
+    # before the import, which logs at DEBUG when fairseq has left the root logger there
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # fairseq's import logs at DEBUG
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -230,10 +230,11 @@ def from_scratch(raw: Path, work: Path, args) -> list:
     rows[0]["point"] = (rows[0]["train_wall_s"], rows[0]["valid_accuracy"])
     scratch = work / "xlmr_small-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
-    # a fixed budget each: no early stopping (PATIENCE -1); the confs' budget_polynomial_decay
-    # ends its decay with the time budget (or the updates, whichever is first)
+    # a fixed budget each: no early stopping (PATIENCE -1), no cap from the confs' MAX_EPOCH;
+    # the confs' budget_polynomial_decay ends its decay with the time budget (or the updates,
+    # whichever is first)
     recipe_args = ["--arch", "xlmr_small", "--max-update", str(args.scratch_updates),
-                   "--max-positions", "128", "--patience", "-1",
+                   "--max-positions", "128", "--patience", "-1", "--max-epoch", "1000",
                    "--stop-time-hours", f"{args.budget_minutes / 60:.4f}",
                    "--extra-train-args", " ".join(validation_flags(args))]
     prep = recipe_job("prepare SST-2 (the plugin's recipe, stage 2)", raw, scratch, args,

@@ -36,6 +36,20 @@ def test_shapes_padding_and_hub_interface_contract(toy_bin):
     assert "layers.0.lstm.weight_ih_l0_reverse" in names and "embed_tokens.weight" in names
 
 
+@pytest.mark.parametrize("mask", ["sentence", "token"])
+def test_dropout_mask_per_sentence_or_per_token(toy_bin, mask):
+    _, model, _, _ = build_task(toy_bin, "--dropout", "0.5", "--dropout-mask", mask, arch="bilstm_classifier_tiny")
+    x = torch.ones(4, 9, 32)  # (B, T, C)
+    model.train()
+    y = model.dropout(x)
+    assert set(y.unique().tolist()) == {0.0, 2.0}  # dropped or scaled by 1 / (1 - p)
+    same_over_time = bool((y == y[:, :1]).all())
+    assert same_over_time == (mask == "sentence")  # sentence: one mask shared by every token
+    assert all(layer.dropout is model.dropout for layer in model.layers)
+    model.eval()
+    assert torch.equal(model.dropout(x), x)
+
+
 @pytest.mark.parametrize("flag,trainable", [("--freeze-encoder", "classification_heads."),
                                             ("--bitfit", None)])
 def test_peft_options(toy_bin, flag, trainable):
@@ -55,7 +69,11 @@ def test_learns_single_sentences_and_predicts(toy_bin, toy_tsv, tmp_path):
     valid = json_records(out, "valid")
     assert float(valid[-1]["valid_accuracy"]) > 75.0, valid[-1]  # chance 50, ceiling ~90
     best = max(float(v["valid_accuracy"]) for v in valid)
-    run([PYTHON, "-m", "xlmr_user.cli.export", tmp_path / "ckpt" / "checkpoint_best.pt",
+    # as a checkpoint from before --dropout-mask and --batching existed: it exports unchanged
+    state = torch.load(tmp_path / "ckpt" / "checkpoint_best.pt", weights_only=False)
+    del state["cfg"]["model"]["dropout_mask"], state["cfg"]["task"]["batching"]
+    torch.save(state, tmp_path / "old.pt")
+    run([PYTHON, "-m", "xlmr_user.cli.export", tmp_path / "old.pt",
          "--data", toy_bin, "--out", tmp_path / "model"])
     proc = run([PYTHON, "-m", "xlmr_user.cli.predict", tmp_path / "model", "--tsv",
                 "--input", f"{toy_tsv}/dev.tsv", "--batch-size", "7"])

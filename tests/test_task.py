@@ -78,3 +78,25 @@ def test_batches_have_targets(toy_bin):
     assert set(sample["target"].view(-1).tolist()) == {0, 1}
     loss, n, log = crit(model, sample)
     assert n == 16 and torch.isfinite(loss)
+
+
+
+@pytest.mark.parametrize("batching", ["length", "random"])
+def test_batching_by_length_or_at_random(toy_bin, batching):
+    task, *_ = build_task(toy_bin, "--batching", batching)
+    task.load_dataset("train")
+    ds = task.dataset("train")
+    order = ds.ordered_indices()
+    assert sorted(order.tolist()) == list(range(len(ds)))  # every example, once
+    sizes = ds.sizes[0][order]
+    assert bool((sizes[1:] >= sizes[:-1]).all()) == (batching == "length")
+    itr = task.get_batch_iterator(ds, max_sentences=16, seed=1)
+    epochs = [list(itr.next_epoch_itr(shuffle=True)) for _ in range(2)]
+    padded = sum(s["net_input"]["src_tokens"].numel() for s in epochs[0])
+    real = sum(int(s["net_input"]["src_lengths"].sum()) for s in epochs[0])
+    if batching == "length":
+        assert padded / real < 1.05, padded / real  # each batch of about one length
+    else:
+        assert padded / real > 1.2, padded / real  # the toy data's lengths vary
+    ids = [[s["id"].tolist() for s in epoch] for epoch in epochs]
+    assert ids[0] != ids[1]  # the batches come in another order every epoch

@@ -26,23 +26,7 @@ from fairseq.utils import safe_getattr
 from torch.func import functional_call
 
 from ..errors import ConfigError
-
-
-def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Dropout with one mask per sequence, shared over time (x: B x T x C)."""
-    if not training or p == 0.0:
-        return x
-    mask = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - p) / (1 - p)
-    return x * mask
-
-
-def embedding_dropout(embed: nn.Embedding, tokens: torch.Tensor, p: float, training: bool):
-    """Drop whole word types: every occurrence of a dropped word is zero."""
-    weight = embed.weight
-    if training and p > 0.0:
-        mask = weight.new_empty(weight.size(0), 1).bernoulli_(1 - p) / (1 - p)
-        weight = weight * mask
-    return F.embedding(tokens, weight, embed.padding_idx)
+from ..modules.rnn_dropout import embedding_dropout, locked_dropout
 
 
 @register_model("awd_lstm_lm")
