@@ -9,7 +9,8 @@ fairseq's GLUE recipes)::
     DATA/label/{dict.txt, train.*, valid.*, test.*}
 
 Each example becomes ``<init-token> sentence1 </s> [<separator-token> sentence2 </s>]``,
-truncated to ``--max-positions`` tokens (the count is logged).  Works with
+truncated to ``--max-positions`` tokens (the count is logged).  Batches hold examples
+of about one length (``--batching length``; ``random`` is fairseq's order).  Works with
 fairseq's ``roberta`` model family, so XLM-R / RoBERTa checkpoints can be
 fine-tuned with ``--restore-file``.
 """
