@@ -80,7 +80,6 @@ def test_batches_have_targets(toy_bin):
     assert n == 16 and torch.isfinite(loss)
 
 
-
 @pytest.mark.parametrize("batching", ["length", "random"])
 def test_batching_by_length_or_at_random(toy_bin, batching):
     task, *_ = build_task(toy_bin, "--batching", batching)
