@@ -70,7 +70,7 @@ gpu-bundle:  ## .gpu/: wheels for CPython 3.12 + the check's data, for a CUDA ma
 gpu-check:  ## on the CUDA machine: install from .gpu/, GPU tests, fp16/amp/bf16 vs fp32, throughput (< 8 min on an H100)
 	bash tools/gpu/check.sh $(GPU_CHECK_ARGS)
 
-gpu-dry-run:  ## tools/gpu/check.sh and pretrain.sh on this CPU at toy size, on synthetic data, checked by tests (about 7 min; CI runs it)
+gpu-dry-run:  ## the GPU tools on this CPU: install.sh offline, check.sh and pretrain.sh at toy size, checked by tests (CI runs it)
 	$(PY) -m pytest tests/test_gpu_tools.py -m dry_run -p no:cacheprovider $(PYTEST_ARGS)
 
 toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)

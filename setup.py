@@ -25,7 +25,7 @@ def read_requirements():
 
 setup(
     name="xlmr_user",
-    version="0.2.0",
+    version="0.3.0",
     description="fairseq plugin: text classification and language modelling "
     "for RoBERTa / XLM-R style models",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
@@ -49,6 +49,7 @@ setup(
             "xlmr-export=xlmr_user.cli.export:main",
             "xlmr-export-pretrained=xlmr_user.cli.export_pretrained:main",
             "xlmr-prepare-pretraining=xlmr_user.cli.prepare_pretraining:main",
+            "xlmr-prepare-tagging=xlmr_user.cli.prepare_tagging:main",
         ],
     },
 )

@@ -1,6 +1,6 @@
 """Self-attention forward + backward: fairseq's MultiheadAttention (through
 F.multi_head_attention_forward with the decoder's float future mask) against
-the plugin's CausalSelfAttention (SDPA, is_causal=True), same weights, same
+the plugin's SdpaSelfAttention (SDPA, is_causal=True), same weights, same
 input, interleaved repeats, median time.
 
     python -m bench attention --threads 1
@@ -19,7 +19,7 @@ def measure(args) -> list:
     import torch
     from fairseq.modules import MultiheadAttention
 
-    from xlmr_user.modules.causal_attention import CausalSelfAttention
+    from xlmr_user.modules.sdpa_attention import SdpaSelfAttention
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -28,22 +28,22 @@ def measure(args) -> list:
     x = torch.randn(t, b, c, requires_grad=True)
     rows = []
     for p in args.dropout:
-        m = MultiheadAttention(c, h, dropout=p, self_attention=True).train()
-        kinds = {"fairseq MultiheadAttention": MultiheadAttention,
-                 "plugin CausalSelfAttention (SDPA is_causal)": CausalSelfAttention}
+        ref = MultiheadAttention(c, h, dropout=p, self_attention=True).train()
+        ours = SdpaSelfAttention(c, h, dropout=p, causal=True).train()
+        ours.load_state_dict(ref.state_dict())
+        kinds = {"fairseq MultiheadAttention": ref, "plugin SdpaSelfAttention (SDPA is_causal)": ours}
         times = {k: [] for k in kinds}
 
-        def step(cls):
-            m.__class__ = cls
+        def step(m):
             out, _ = m(x, x, x, attn_mask=mask, need_weights=False)
             out.sum().backward()
 
-        for cls in kinds.values():  # warm-up
-            step(cls)
+        for m in kinds.values():  # warm-up
+            step(m)
         for _ in range(args.repeats):
-            for name, cls in kinds.items():
+            for name, m in kinds.items():
                 t0 = time.perf_counter()
-                step(cls)
+                step(m)
                 times[name].append(1000 * (time.perf_counter() - t0))
         base = statistics.median(times["fairseq MultiheadAttention"])
         for name, v in times.items():

@@ -21,10 +21,8 @@ import math
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,18 +63,15 @@ def tasks(data: Path, toy: bool) -> dict:
     }
 
 
-def run_logged(cmd, log: Path, env=None, timeout=None) -> dict:
-    """Run ``cmd`` with its output in ``log``; exit status (124: stopped at ``timeout``
-    seconds) and seconds."""
-    t0 = time.time()
-    with open(log, "w") as f:
-        try:
-            rc = subprocess.run([str(c) for c in cmd], stdout=f, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})}, cwd=ROOT, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            rc = 124
-            print(f"stopped after {timeout} s (--run-timeout)", file=f)
-    return {"rc": rc, "seconds": round(time.time() - t0, 1), "log": log.name}
+def run_logged(jobs: dict, threads: int, timeout=None, at_once: int = 1) -> dict:
+    """``{key: (cmd, log)}`` run ``at_once`` at a time (:func:`bench.runner.run_jobs`);
+    ``{key: {"rc", "seconds", "log"}}`` (rc 124: stopped at ``timeout`` seconds)."""
+    from bench.runner import Job, run_jobs
+
+    made = {key: Job(str(key), cmd, str(log), timeout=timeout, cwd=str(ROOT)) for key, (cmd, log) in jobs.items()}
+    run_jobs(list(made.values()), threads, at_once=at_once, check=False)
+    return {key: {"rc": j.returncode, "seconds": round(j.wall_s, 1), "log": Path(j.log).name}
+            for key, j in made.items()}
 
 
 def train_records(text: str) -> list:
@@ -113,10 +108,8 @@ def precision(args) -> dict:
                    "--max-update", str(updates), "--log-interval", str(interval),
                    "--warmup-updates", str(max(1, updates // 10))]
             jobs[(task, name)] = (cmd, out / f"precision-{tag}.log")
-    env = {"OMP_NUM_THREADS": "1" if args.device == "cpu" else "2"}
-    with ThreadPoolExecutor(args.parallel) as pool:  # small models: several share the GPU
-        done = dict(zip(jobs, pool.map(lambda j: run_logged(j[0], j[1], env, args.run_timeout),
-                                       jobs.values())))
+    # small models: several share the GPU
+    done = run_logged(jobs, 1 if args.device == "cpu" else 2, args.run_timeout, at_once=args.parallel)
     rows = []
     for task in tasks(Path(args.data), args.toy):
         logs = {name: jobs[(task, name)][1].read_text() for name in precisions}
@@ -178,32 +171,20 @@ SIZES = {  # name: (layers, dim, ffn, heads)
     "gpt2-small": (12, 768, 3072, 12),  # GPT-2 124M's shape
 }
 CONTEXT = 512
+THREADS = len(os.sched_getaffinity(0))  # a throughput run has the machine to itself
 
 
 def matmul_peaks(device: str, toy: bool) -> dict:
-    """TFLOP/s of a square matmul per dtype, the mean of 10 after 3 warm-ups."""
+    """TFLOP/s of a square matmul per dtype (:func:`bench.mfu.matmul_peak_flops`)."""
     import torch
 
-    n = 512 if toy else 8192
+    from bench.mfu import matmul_peak_flops
+
     dtypes = {"fp32": torch.float32} if device == "cpu" else {
         "fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    out = {}
-    for name, dtype in dtypes.items():
-        if device == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        for _ in range(3):
-            a @ b
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(10):
-            a @ b
-        sync(device)
-        out[name] = round(2 * n ** 3 * 10 / (time.perf_counter() - t0) / 1e12, 2)
-    if device == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-    return out
+    return {name: round(matmul_peak_flops(n=512 if toy else 8192, device=device, dtype=dtype,
+                                          tf32=name == "tf32") / 1e12, 2)
+            for name, dtype in dtypes.items()}
 
 
 def sync(device: str) -> None:
@@ -347,8 +328,8 @@ def throughput(args) -> dict:
     for size in sizes:
         layers, dim, _, _ = SIZES[size]
         for name, cmd in fairseq_lm_cmds(data, size, args).items():
-            run = run_logged([PY, "-m", "fairseq_cli.train", *cmd],
-                             out / f"throughput-{size}-{name.split()[-1]}.log")
+            run = run_logged({0: ([PY, "-m", "fairseq_cli.train", *cmd],
+                                  out / f"throughput-{size}-{name.split()[-1]}.log")}, THREADS)[0]
             add({"what": "LM", "size": size, "system": name, "rc": run["rc"], "seconds": run["seconds"],
                  "log": run["log"], **fairseq_rate((out / run["log"]).read_text())}, layers, dim)
         t0 = time.time()
@@ -360,8 +341,8 @@ def throughput(args) -> dict:
             row = {"rc": 1, "error": f"{type(e).__name__}: {e}"[:300]}
         add({"what": "LM", "size": size, "system": "transformers gpt2",
              "seconds": round(time.time() - t0, 1), **row}, layers, dim)
-    run = run_logged([PY, "-m", "fairseq_cli.train", *classification_cmd(data, args)],
-                     out / "throughput-classification.log")
+    run = run_logged({0: ([PY, "-m", "fairseq_cli.train", *classification_cmd(data, args)],
+                          out / "throughput-classification.log")}, THREADS)[0]
     add({"what": "classification", "size": "xlmr_tiny" if args.toy else "xlmr_base",
          "system": "plugin text_classification", "rc": run["rc"], "seconds": run["seconds"],
          "log": run["log"], **fairseq_rate((out / run["log"]).read_text())})

@@ -104,10 +104,13 @@ def train(args) -> dict:
                       "valid_ppl": round(valid["ppl"], 2)})
         print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
 
-    while time.time() - start < budget:
+    def done():  # the wall-clock budget or --max-update, whichever ends first
+        return time.time() - start >= budget or (args.max_update and updates >= args.max_update)
+
+    while not done():
         order = torch.randperm(len(train_blocks), generator=g).tolist()
         for i in range(0, len(order) - BATCH + 1, BATCH):
-            if time.time() - start >= budget:
+            if done():
                 break
             t0 = time.time()
             src = torch.stack([train_blocks[j][0] for j in order[i:i + BATCH]])
@@ -139,6 +142,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-bin", required=True)
     p.add_argument("--budget-minutes", type=float, default=20.0)
+    p.add_argument("--max-update", type=int, default=0, help="stop after this many updates (0: the budget only)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     add_size_args(p)

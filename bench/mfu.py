@@ -13,21 +13,33 @@ import time
 import torch
 
 
-def matmul_peak_flops(threads: int, n: int = 2048, repeats: int = 8) -> float:
-    """Best FLOP/s of an n x n fp32 matmul on ``threads`` threads."""
+def matmul_peak_flops(threads: int = 0, n: int = 2048, repeats: int = 8, device: str = "cpu",
+                      dtype=torch.float32, tf32: bool = False) -> float:
+    """Best FLOP/s of an n x n matmul (``threads`` CPU threads; 0: as they are), of
+    ``repeats`` after a warm-up."""
     old = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    if threads:
+        torch.set_num_threads(threads)
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = tf32
     try:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
         torch.mm(a, b)  # warm-up
         best = float("inf")
         for _ in range(repeats):
+            if device == "cuda":
+                torch.cuda.synchronize()
             t0 = time.perf_counter()
             torch.mm(a, b)
+            if device == "cuda":
+                torch.cuda.synchronize()
             best = min(best, time.perf_counter() - t0)
         return 2.0 * n ** 3 / best
     finally:
         torch.set_num_threads(old)
+        if device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def training_flops_per_token(params: int, layers: int, dim: int, context: int) -> float:

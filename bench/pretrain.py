@@ -25,7 +25,8 @@ from pathlib import Path
 
 from .report import save
 from .runner import Job, in_pairs, run_jobs
-from .sst2 import PEFT_LR, _table, recipe_job, recipe_row, tfidf_logreg
+from .report import markdown_table
+from .sst2 import PEFT_LR, recipe_job, recipe_row, tfidf_logreg
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -130,7 +131,7 @@ def markdown(result: dict) -> str:
     text = [f"Pretraining benchmark, CPU ({result['date']}){' --quick: the numbers mean nothing' if result['quick'] else ''}",
             "", f"1. Masked-LM throughput, xlmr_small, 128-token blocks of 32, side by side, "
             f"{result['threads']} thread(s) each, {result['throughput_minutes']:g} min:", "",
-            _table(result["throughput"], ["system", "updates", "tokens_per_s", "speed_vs_fairseq",
+            markdown_table(result["throughput"], ["system", "updates", "tokens_per_s", "speed_vs_fairseq",
                                           "train_loss", "peak_rss_mb"]),
             "", f"2. Pretraining (examples/pretrain/run.sh, {pre['num_updates']} updates in "
             f"{(pre.get('train_wall_s') or 0) / 60:.1f} min, 2 threads): valid masked-LM perplexity and "
@@ -145,7 +146,7 @@ def markdown(result: dict) -> str:
     text += ["", f"3. SST-2 test accuracy (GLUE dev, 872 sentences); fine-tuning "
              f"{result['finetune_minutes']:g} min or {result['finetune_updates']} updates per system, two side by "
              f"side with {result['threads']} thread(s) each:", "",
-             _table(result["sst2"], ["system", "lr", "trainable_params", "updates", "train_wall_s",
+             markdown_table(result["sst2"], ["system", "lr", "trainable_params", "updates", "train_wall_s",
                                      "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"])]
     return "\n".join(text)
 

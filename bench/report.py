@@ -1,4 +1,4 @@
-"""Writing a benchmark's results: ``<out>/<date>-<name>.json`` and ``.md``."""
+"""Writing a benchmark's results: Markdown tables, ``<out>/<date>-<name>.json`` and ``.md``."""
 import datetime
 import json
 import sys
@@ -15,3 +15,17 @@ def save(result: dict, table: str, out_dir: str, name: str) -> Path:
     (out / f"{stem}.md").write_text(table + "\n")
     print(f"wrote {out / f'{stem}.json'}", file=sys.stderr)
     return out / f"{stem}.json"
+
+
+def markdown_table(rows, cols) -> str:
+    """A Markdown table of ``rows`` (dicts) in the columns ``cols``; integers with
+    thousands separators, missing values empty."""
+    def cell(r, c):
+        v = r.get(c)
+        if v is None:
+            return ""
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(cell(r, c) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)

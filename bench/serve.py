@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .report import save
-from .sst2 import _table
+from .report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -167,7 +167,7 @@ def run(args) -> int:
     table = "\n".join([
         f"Serving benchmark, CPU, localhost ({result['date']}): model {model.name} ({model}), "
         f"{args.threads} torch threads per server, one text per request, {args.seconds:g} s per level.", "",
-        _table(rows, ["system", "clients", "texts_per_s", "p50_ms", "p99_ms", "errors", "client_cpu_s",
+        markdown_table(rows, ["system", "clients", "texts_per_s", "p50_ms", "p99_ms", "errors", "client_cpu_s",
                      "peak_rss_mb", "ready_s"]),
         "", f"Goal at 32 clients: at least 3x the naive server's texts/s with a lower p99: "
         + (f"{'MET' if goal['met'] else 'NOT met'} ({goal['speedup_at_32']}x, p99 "

@@ -26,7 +26,9 @@ from pathlib import Path
 from .pretrain import pretrain
 from .report import save
 from .runner import Job, in_pairs
-from .sst2 import PEFT_LR, _table
+from .report import markdown_table
+from .sst2 import PEFT_LR
+from .tfidf import tfidf_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -39,25 +41,6 @@ ISO = {"eng": "en", "ell": "el", "jpn": "ja", "ukr": "uk", "vie": "vi", "zho": "
        "mar": "mr"}
 
 
-def tfidf(train, test_sets: dict, dev, seed: int = 1):
-    """Fit on ``train`` (texts, labels), C chosen on ``dev``; accuracy % per test set."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
-
-    best = None
-    for c in (1.0, 4.0, 16.0, 64.0):
-        model = make_pipeline(
-            make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                       TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-            LogisticRegression(C=c, max_iter=3000, random_state=seed)).fit(*train)
-        score = model.score(*dev)
-        if best is None or score > best[0]:
-            best = (score, c, model)
-    _, c, model = best
-    return c, {name: round(100 * model.score(*xy), 2) for name, xy in test_sets.items()}
-
-
 def read_split(data: Path, lang: str, split: str):
     from xlmr_user.prep.tsv import Columns, read_tsv
 
@@ -67,12 +50,14 @@ def read_split(data: Path, lang: str, split: str):
 
 def tfidf_rows(data: Path, langs: list) -> dict:
     split = {(l, s): read_split(data, l, s) for l in langs for s in ("train", "dev", "test")}
-    c, zero = tfidf(split[TRAIN_LANG, "train"], {l: split[l, "test"] for l in langs}, split[TRAIN_LANG, "dev"])
-    inlang = {}
-    for l in langs:
-        _, acc = tfidf(split[l, "train"], {l: split[l, "test"]}, split[l, "dev"])
-        inlang[l] = acc[l]
-    return {"zero_shot": zero, "zero_shot_C": c, "in_language": inlang}
+    def fit(lang, tests):  # word and character n-grams: the scripts differ between languages
+        return tfidf_classifier(split[lang, "train"], split[lang, "dev"], tests, char_ngrams=True,
+                                cs=(1.0, 4.0, 16.0, 64.0))
+
+    zero = fit(TRAIN_LANG, {l: split[l, "test"] for l in langs})
+    inlang = {l: fit(l, {l: split[l, "test"]})["tests"][l]["accuracy"] for l in langs}
+    return {"zero_shot": {l: t["accuracy"] for l, t in zero["tests"].items()}, "zero_shot_C": zero["C"],
+            "in_language": inlang}
 
 
 def recipe_job(name: str, data: Path, exp: Path, args, *extra: str) -> Job:
@@ -124,7 +109,7 @@ def markdown(result: dict) -> str:
         cells += [str(r["accuracy"].get(l, "")) for r in rows]
         cells += [str(tf["zero_shot"].get(l, "")), str(tf["in_language"].get(l, ""))]
         text.append("| " + " | ".join(cells) + " |")
-    text += ["", _table([{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows],
+    text += ["", markdown_table([{k: v for k, v in r.items() if not isinstance(v, dict)} for r in rows],
                         ["system", "lr", "updates", "train_wall_s", "valid_accuracy", "peak_rss_mb"]),
              "", "Goals:"] + [f"- {g['goal']}: {'MET' if g['met'] else 'NOT met'} ({g['detail']})"
                               for g in result["goals"]]

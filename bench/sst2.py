@@ -32,8 +32,9 @@ import time
 from pathlib import Path
 
 from .curves import plot_curves, valid_curve
-from .report import save
+from .report import markdown_table, save
 from .runner import Job, run_jobs
+from .tfidf import tfidf_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -47,35 +48,18 @@ PEFT_LR = {"full": "3e-4", "lora": "3e-3", "freeze": "3e-3"}
 
 
 def tfidf_logreg(raw: Path, seed: int) -> dict:
-    """Fit on train, choose C on dev, score test."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
-
+    """The TF-IDF baseline (word 1-2 grams) on SST-2's train/dev/test TSVs, as a table row."""
     from xlmr_user.prep.tsv import read_tsv
 
-    splits = {s: read_tsv(str(raw / f"{s}.tsv")) for s in ("train", "dev", "test")}
-    text = {s: [t[0] for t in v.texts] for s, v in splits.items()}
-    best = None
-    for c in (0.5, 1.0, 2.0, 4.0, 8.0):
-        t0 = time.time()
-        vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        x = vec.fit_transform(text["train"])
-        clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x, splits["train"].labels)
-        fit_s = time.time() - t0
-        dev = accuracy_score(splits["dev"].labels, clf.predict(vec.transform(text["dev"])))
-        if best is None or dev > best[0]:
-            best = (dev, c, vec, clf, fit_s)
-    dev, c, vec, clf, fit_s = best
-    pred = clf.predict(vec.transform(text["test"]))
-    gold = splits["test"].labels
-    return {"system": "TF-IDF + logistic regression", "params": int(clf.coef_.size + clf.intercept_.size),
-            "trainable_params": int(clf.coef_.size + clf.intercept_.size), "C": c,
-            "updates": None, "train_wall_s": round(fit_s, 1),
-            "train_sentences_per_s": round(len(text["train"]) / fit_s, 1),
-            "valid_accuracy": round(100 * dev, 2),
-            "test_accuracy": round(100 * accuracy_score(gold, pred), 2),
-            "test_macro_f1": round(100 * f1_score(gold, pred, average="macro"), 2)}
+    splits = {}
+    for s in ("train", "dev", "test"):
+        split = read_tsv(str(raw / f"{s}.tsv"))
+        splits[s] = ([t[0] for t in split.texts], split.labels)
+    r = tfidf_classifier(splits["train"], splits["dev"], {"test": splits["test"]}, seed=seed)
+    return {"system": "TF-IDF + logistic regression", "params": r["params"], "trainable_params": r["params"],
+            "C": r["C"], "updates": None, "train_wall_s": r["train_wall_s"],
+            "train_sentences_per_s": r["train_sentences_per_s"], "valid_accuracy": r["valid_accuracy"],
+            "test_accuracy": r["tests"]["test"]["accuracy"], "test_macro_f1": r["tests"]["test"]["macro_f1"]}
 
 
 def recipe_job(name: str, raw: Path, exp: Path, args, *extra: str) -> Job:
@@ -329,18 +313,6 @@ def run(args) -> int:
     return 0
 
 
-def _table(rows, cols):
-    def cell(r, c):
-        v = r.get(c)
-        if v is None:
-            return ""
-        return f"{v:,}" if isinstance(v, int) else str(v)
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(r, c) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def markdown_tables(result: dict) -> str:
     ex = result["examples"]
     how = "side by side" if result.get("concurrent") else "one system at a time"
@@ -354,11 +326,11 @@ def markdown_tables(result: dict) -> str:
                  "train_sentences_per_s", "valid_accuracy", "test_accuracy", "test_macro_f1"]
     text = (head + f"From scratch ({result['scratch_updates']} updates of the recipe's batch "
             f"(xlmr_small 32; bilstm_classifier 128, its conf), at most {result['budget_minutes']} min) vs TF-IDF + LR:\n\n"
-            + _table(result["rows"], cols))
+            + markdown_table(result["rows"], cols))
     if result.get("peft_rows"):
         text += (f"\n\nFrom one xlmr_tiny checkpoint ({result['pretrain_updates']} masked-LM updates "
                  f"on the training text), {result['finetune_updates']} fine-tuning updates each:\n\n"
-                 + _table(result["peft_rows"], peft_cols))
+                 + markdown_table(result["peft_rows"], peft_cols))
     return text
 
 

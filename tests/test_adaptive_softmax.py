@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from fairseq.criterions.adaptive_loss import AdaptiveLoss
 
-from conftest import batches, build_lm
+from helpers import batches, build_lm
 
 
 def exact_nll(model, sample, net_output):

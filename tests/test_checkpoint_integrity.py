@@ -1,5 +1,6 @@
 """Checkpoints survive SIGKILL: copies are atomic, a resumed run ends where an
-uninterrupted one does, and a corrupt checkpoint is a clear error."""
+uninterrupted one does (the killed run is a process; the others run here), and a
+corrupt checkpoint is a clear error."""
 import os
 import pickle
 import signal
@@ -11,7 +12,7 @@ from fairseq import checkpoint_utils
 from fairseq.file_io import PathManager
 
 import xlmr_user  # noqa: F401  (installs the wrappers, as --user-dir does)
-from conftest import PYTHON, TINY_TRAIN_ARGS, fairseq, json_records
+from helpers import PYTHON, TINY_TRAIN_ARGS, json_records, one_thread, train
 from xlmr_user.errors import CorruptCheckpointError
 
 
@@ -52,22 +53,23 @@ def test_other_errors_are_not_disguised(tmp_path):
 
 def train_args(data, save):
     return [PYTHON, "-m", "fairseq_cli.train", str(data), *TINY_TRAIN_ARGS, "--save-dir", str(save),
-            "--max-update", "100", "--save-interval-updates", "20", "--log-interval", "5"]
+            "--max-update", "40", "--save-interval-updates", "20", "--log-interval", "5"]
 
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(toy_bin, tmp_path):
-    full = fairseq("train", *train_args(toy_bin, tmp_path / "full")[3:]).stdout
+    with one_thread():  # as the killed process
+        full = train(*train_args(toy_bin, tmp_path / "full")[3:])
     expected = json_records(full, "valid")[-1]
-    assert int(expected["valid_num_updates"]) == 100
+    assert int(expected["valid_num_updates"]) == 40
 
     save = tmp_path / "killed"
     proc = subprocess.Popen(train_args(toy_bin, save), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     saw_save = False
     for line in proc.stdout:
-        saw_save |= "Saved checkpoint" in line and "@ 40 updates" in line
-        if saw_save and '"num_updates": "50"' in line:  # mid-epoch 1 (63 updates an epoch)
+        saw_save |= "Saved checkpoint" in line and "@ 20 updates" in line
+        if saw_save and '"num_updates": "30"' in line:  # mid-epoch 1 (63 updates an epoch)
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait()
@@ -77,8 +79,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(toy_bin, tmp_path):
         checkpoint_utils.load_checkpoint_to_cpu(str(ckpt))
     assert not list(save.glob("*.tmp"))
 
-    resumed = fairseq("train", *train_args(toy_bin, save)[3:]).stdout
-    assert "@ 40 updates)" in resumed and "Loaded checkpoint" in resumed
+    with one_thread():
+        resumed = train(*train_args(toy_bin, save)[3:])
+    assert "@ 20 updates)" in resumed and "Loaded checkpoint" in resumed
     got = json_records(resumed, "valid")[-1]
     for m in ("loss", "nll_loss", "accuracy", "macro_f1"):
         assert got[f"valid_{m}"] == expected[f"valid_{m}"], (m, got, expected)

@@ -9,7 +9,7 @@ from fairseq.criterions.sentence_prediction import SentencePredictionConfig, Sen
 from fairseq.logging import metrics
 from sklearn.metrics import f1_score
 
-from conftest import batches, build_task
+from helpers import batches, build_task
 from xlmr_user.criterions.classification_metrics import classification_counts, macro_f1_from_counts
 from xlmr_user.criterions.label_smoothed_classification import (
     LabelSmoothedClassificationCriterion as Crit,

@@ -2,59 +2,16 @@
 one model evaluated on many test sets with its own vocabulary, SIB-200 (data
 script and recipe, zero-shot and in-language)."""
 import json
-import random
-from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, assert_one_line_error, prepare, recipe_dry_run, run
+from helpers import (PYTHON, ROOT, SIB_HEADER, assert_one_line_error, last_valid, prepare, recipe_dry_run,
+                     run, train_classifier, validate, write, write_sib, USER_DIR)
 from xlmr_user.errors import DataError
 from xlmr_user.prep import sib200
 from xlmr_user.prep.tsv import Columns, read_tsv
 
-SIB_HEADER = "index_id\tcategory\ttext\n"
-SIB_COLUMNS = ["--text-column", "text", "--label-column", "category"]
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def to_script(word: str, lang: str) -> str:
-    """eng_Latn: as is; fra_Latn: the same words with a suffix (half its pieces
-    are new); ell_Grek: transliterated into Greek letters (none are known)."""
-    if lang == "fra_Latn":
-        return word + "e"
-    if lang == "ell_Grek":
-        return "".join(chr(0x3B1 + ord(c) - ord("a")) if "a" <= c <= "y" else c for c in word)
-    return word
-
-
-TOPICS = {"science/technology": "atom laser robot physics", "travel": "hotel beach trip train",
-          "politics": "vote senate party law"}
-
-
-def write_sib(folder: Path, langs=("eng_Latn", "fra_Latn", "ell_Grek"), sizes=(90, 30, 30)) -> Path:
-    """A tiny parallel SIB-200: the same sentences and labels in each language;
-    labels.txt lists a fourth topic no split uses."""
-    rng = random.Random(0)
-    splits = {}
-    for split, n in zip(("train", "dev", "test"), sizes):
-        rows = []
-        for i in range(n):
-            topic = rng.choice(sorted(TOPICS))
-            words = rng.choices(TOPICS[topic].split(), k=4) + rng.choices("the a of and in".split(), k=3)
-            rng.shuffle(words)
-            rows.append((i, topic, words))
-        splits[split] = rows
-    for lang in langs:
-        for split, rows in splits.items():
-            write(folder / lang / f"{split}.tsv", SIB_HEADER + "".join(
-                f"{i}\t{topic}\t{' '.join(to_script(w, lang) for w in words)}\n" for i, topic, words in rows))
-    write(folder / "labels.txt", "science/technology\ntravel\npolitics\nsports\n")
-    return folder
+SIB_COLUMNS = Columns(text="text", label="category")
 
 
 # ---- columns by name -------------------------------------------------------
@@ -92,7 +49,7 @@ def test_bad_headers_name_the_file_and_list_the_header(tmp_path, header, columns
 def test_prepare_with_columns_and_label_list(tmp_path):
     src = write_sib(tmp_path / "sib", langs=("eng_Latn",))
     dest = tmp_path / "bin"
-    prepare(src / "eng_Latn", dest, *SIB_COLUMNS, "--labels", src / "labels.txt")
+    prepare(src / "eng_Latn", dest, columns=SIB_COLUMNS, labels_file=str(src / "labels.txt"))
     meta = json.loads((dest / "meta.json").read_text())
     # the list's order, including a label no split uses
     assert meta["labels"] == ["science/technology", "travel", "politics", "sports"]
@@ -104,18 +61,17 @@ def test_prepare_with_columns_and_label_list(tmp_path):
 
 def test_prepare_bad_columns_and_label_lists(tmp_path):
     src = write_sib(tmp_path / "sib", langs=("eng_Latn",))
-    proc = prepare(src / "eng_Latn", tmp_path / "bin", check=False)  # default columns: no 'label'
-    assert_one_line_error(proc, f"{src / 'eng_Latn' / 'train.tsv'}:1: no 'label' column (--label-column)",
-                          "the header has: index_id, category, text")
+    with pytest.raises(DataError) as e:  # default columns: no 'label'
+        prepare(src / "eng_Latn", tmp_path / "bin")
+    assert str(e.value).startswith(f"{src / 'eng_Latn' / 'train.tsv'}:1: no 'label' column (--label-column)")
+    assert "the header has: index_id, category, text" in str(e.value)
     write(tmp_path / "short.txt", "travel\npolitics\n")
-    proc = prepare(src / "eng_Latn", tmp_path / "bin", *SIB_COLUMNS, "--labels", tmp_path / "short.txt",
-                   check=False)
-    assert proc.returncode == 1
-    assert "label 'science/technology' does not occur in the label list" in proc.stdout
+    with pytest.raises(DataError, match="label 'science/technology' does not occur in the label list"):
+        prepare(src / "eng_Latn", tmp_path / "bin", columns=SIB_COLUMNS, labels_file=str(tmp_path / "short.txt"))
     write(tmp_path / "dup.txt", "travel\npolitics\ntravel\n")
-    proc = prepare(src / "eng_Latn", tmp_path / "bin", *SIB_COLUMNS, "--labels", tmp_path / "dup.txt",
-                   check=False)
-    assert_one_line_error(proc, f"{tmp_path / 'dup.txt'}:3: label 'travel' is listed twice")
+    with pytest.raises(DataError) as e:
+        prepare(src / "eng_Latn", tmp_path / "bin", columns=SIB_COLUMNS, labels_file=str(tmp_path / "dup.txt"))
+    assert str(e.value) == f"{tmp_path / 'dup.txt'}:3: label 'travel' is listed twice"
     assert not (tmp_path / "bin").exists()
 
 
@@ -130,14 +86,14 @@ def test_get_sib200_from_a_local_copy(tmp_path):
     assert (dest / "ell_Grek" / "test.tsv").read_bytes() == (src / "ell_Grek" / "test.tsv").read_bytes()
     # the local copy is not the official file: said, and used
     assert "not the official SIB-200 file" in proc.stdout
-    proc = run([ROOT / "data-prep" / "get_sib200.sh", "--dest", tmp_path / "d2", "--from", src,
-                "--langs", "deu_Latn"], env={"PYTHON": PYTHON}, check=False)
-    assert_one_line_error(proc, f"{src}: no deu_Latn/{{train,dev,test}}.tsv",
-                          "found languages: ell_Grek, eng_Latn, fra_Latn")
+    with pytest.raises(DataError) as e:
+        sib200.get(str(tmp_path / "d2"), ["deu_Latn"], str(src))
+    assert str(e.value) == (f"{src}: no deu_Latn/{{train,dev,test}}.tsv "
+                            "(found languages: ell_Grek, eng_Latn, fra_Latn)")
     write(src / "fra_Latn" / "dev.tsv", "id\tlabel\ttext\n")
-    proc = run([ROOT / "data-prep" / "get_sib200.sh", "--dest", tmp_path / "d3", "--from", src],
-               env={"PYTHON": PYTHON}, check=False)
-    assert_one_line_error(proc, f"fra_Latn/dev.tsv:1: header 'id\\tlabel\\ttext', expected SIB-200's")
+    with pytest.raises(DataError) as e:
+        sib200.get(str(tmp_path / "d3"), None, str(src))
+    assert str(e.value).startswith(f"{src / 'fra_Latn' / 'dev.tsv'}:1: header 'id\\tlabel\\ttext', expected SIB-200's")
     assert not (tmp_path / "d3").exists()
 
 
@@ -158,71 +114,103 @@ def test_get_sib200_download_checks_each_file(tmp_path, monkeypatch):
     assert not (tmp_path / "data2").exists()
 
 
-# ---- the SIB-200 recipe, end to end ----------------------------------------
+# ---- one model, many languages ----------------------------------------------
 
 @pytest.fixture(scope="module")
-def zero_shot(tmp_path_factory):
-    """examples/sib-200/run.sh from scratch on a tiny three-language SIB-200."""
+def sib_model(tmp_path_factory):
+    """A tiny classifier fine-tuned on the English part of a tiny three-language
+    SIB-200 (as the recipe's stages 2-5 make it) and its model directory."""
+    from xlmr_user.inference.export import export
+
     tmp = tmp_path_factory.mktemp("sib-200")
-    src = write_sib(tmp / "src")
-    exp = tmp / "exp"
-    run(["bash", ROOT / "examples" / "sib-200" / "run.sh", "--from", src, "--data", tmp / "data",
-         "--exp", exp, "--arch", "xlmr_tiny", "--max-epoch", "3", "--batch-size", "8",
-         "--max-positions", "64"], env={"PYTHON": PYTHON, "NGPU": "0"})
-    return tmp, exp
+    data = write_sib(tmp / "data")
+    databin = prepare(data / "eng_Latn", tmp / "bin", columns=SIB_COLUMNS, labels_file=str(data / "labels.txt"))
+    train_classifier(databin, tmp / "ckpt", "--max-epoch", "3", "--batch-size", "8", "--max-positions", "64",
+                     "--best-checkpoint-metric", "accuracy", "--maximize-best-checkpoint-metric")
+    export(str(tmp / "ckpt" / "checkpoint_best.pt"), databin, str(tmp / "model"))
+    test = last_valid(validate(databin, "--user-dir", USER_DIR, "--task", "text_classification",
+                               "--criterion", "label_smoothed_classification", "--valid-subset", "test",
+                               "--path", tmp / "ckpt" / "checkpoint_best.pt", "--batch-size", "8", "--cpu",
+                               "--log-format", "json"), "test")
+    return data, tmp / "model", test
 
 
-@pytest.mark.slow
-def test_sib200_recipe_zero_shot_table(zero_shot):
-    tmp, exp = zero_shot
-    results = json.loads((exp / "results.json").read_text())
-    rows = {r["name"]: r for r in results["eval_sets"]}
+def test_zero_shot_sets_scored_with_the_models_vocabulary(sib_model, tmp_path):
+    from xlmr_user.inference.evaluate import evaluate_sets, parse_sets, plot_accuracy
+
+    data, model, test = sib_model
+    rows = {r["name"]: r for r in evaluate_sets(str(model), parse_sets([f"{data}/*/test.tsv"]))}
     assert sorted(rows) == ["ell_Grek", "eng_Latn", "fra_Latn"]
     assert all(r["examples"] == 30 for r in rows.values())
-    # the same English test set scored two ways: fairseq-validate (stage 4) and xlmr-evaluate
-    assert rows["eng_Latn"]["accuracy"] == pytest.approx(results["test"]["accuracy"], abs=0.01)
+    # the same English test set scored two ways: fairseq-validate and xlmr-evaluate
+    assert rows["eng_Latn"]["accuracy"] == pytest.approx(test["accuracy"], abs=0.01)
     # a vocabulary from English text: Greek letters are all <unk>, the suffixed words partly
     assert rows["eng_Latn"]["unk_share"] == 0.0
     assert rows["ell_Grek"]["unk_share"] == 1.0
     assert 0.0 < rows["fra_Latn"]["unk_share"] < 1.0
-    assert results["labels"] == ["science/technology", "travel", "politics", "sports"]
-    assert results["eval_sets_chart"] == "eval_sets.png"
-    assert (exp / "eval_sets.png").read_bytes()[:4] == b"\x89PNG"
+    plot_accuracy(list(rows.values()), str(tmp_path / "sets.png"), chance=0.25)
+    assert (tmp_path / "sets.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow
-def test_evaluate_and_predict_use_the_models_columns_and_vocabulary(zero_shot, tmp_path):
-    tmp, exp = zero_shot
+def test_xlmr_evaluate_and_predict_use_the_models_columns(sib_model, tmp_path):
+    """xlmr-evaluate as a process (its smoke test); xlmr-predict reads a SIB-200 TSV
+    with the columns the model was trained on."""
+    from xlmr_user.inference.model_dir import load_classifier
+    from xlmr_user.inference.predict import Classifier, read_input
+
+    data, model, test = sib_model
     out = tmp_path / "sets.json"
-    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", exp / "model", f"en={tmp}/data/eng_Latn/test.tsv",
-                f"{tmp}/data/ell_*/test.tsv", "--out", out])
+    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", model, f"en={data}/eng_Latn/test.tsv",
+                f"{data}/ell_*/test.tsv", "--out", out])
     rows = json.loads(out.read_text())["sets"]
     assert [r["name"] for r in rows] == ["en", "ell_Grek"]
-    before = {r["name"]: r for r in json.loads((exp / "results.json").read_text())["eval_sets"]}
-    assert rows[0]["accuracy"] == before["eng_Latn"]["accuracy"]
+    assert rows[0]["accuracy"] == pytest.approx(test["accuracy"], abs=0.01)
     assert "en " in proc.stdout and "100.0%" in proc.stdout  # the table: Greek is all <unk>
-    # xlmr-predict reads a SIB-200 TSV with the columns the model was trained on
-    proc = run([PYTHON, "-m", "xlmr_user.cli.predict", exp / "model", "--tsv", "--input",
-                tmp / "data" / "eng_Latn" / "test.tsv"])
-    assert f"accuracy: {rows[0]['accuracy']:.2f}" in proc.stdout
+    texts, gold = read_input(str(data / "eng_Latn" / "test.tsv"), True, 1, SIB_COLUMNS)
+    labels, _ = Classifier(load_classifier(str(model))).predict(texts)
+    assert 100 * sum(p == g for p, g in zip(labels, gold)) / len(gold) == pytest.approx(rows[0]["accuracy"])
 
 
-@pytest.mark.slow
-def test_evaluate_bad_sets(zero_shot, tmp_path):
-    tmp, exp = zero_shot
-    model = exp / "model"
-    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", model, f"{tmp}/nothing/*/test.tsv"], check=False)
-    assert_one_line_error(proc, "no file matches this pattern")
-    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", model, f"a={tmp}/data/eng_Latn/test.tsv",
-                f"a={tmp}/data/fra_Latn/test.tsv"], check=False)
-    assert_one_line_error(proc, "evaluation set name 'a' is used twice")
+def test_evaluate_bad_sets(sib_model, tmp_path):
+    from xlmr_user.inference.evaluate import evaluate_sets, parse_sets
+
+    data, model, _ = sib_model
+    with pytest.raises(DataError, match="no file matches this pattern"):
+        parse_sets([f"{tmp_path}/nothing/*/test.tsv"])
+    with pytest.raises(DataError, match="evaluation set name 'a' is used twice"):
+        parse_sets([f"a={data}/eng_Latn/test.tsv", f"a={data}/fra_Latn/test.tsv"])
     bad = write(tmp_path / "x" / "test.tsv", SIB_HEADER + "1\tcooking\tsome text\n")
-    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", model, bad], check=False)
-    assert_one_line_error(proc, f"{bad}:2: label 'cooking' does not occur in the model's labels")
+    with pytest.raises(DataError) as e:
+        evaluate_sets(str(model), {"x": str(bad)})
+    assert str(e.value).startswith(f"{bad}:2: label 'cooking' does not occur in the model's labels")
     bad = write(tmp_path / "y" / "test.tsv", "sentence\tlabel\nsome text\ttravel\n")
-    proc = run([PYTHON, "-m", "xlmr_user.cli.evaluate", model, bad], check=False)
-    assert_one_line_error(proc, f"{bad}:1: no 'category' column", "the header has: sentence, label",
-                          "the columns the model was trained on (text='text', label='category')")
+    with pytest.raises(DataError) as e:
+        evaluate_sets(str(model), {"y": str(bad)})
+    assert str(e.value).startswith(f"{bad}:1: no 'category' column")
+    assert "the header has: sentence, label" in str(e.value)
+    assert "the columns the model was trained on (text='text', label='category')" in str(e.value)
+
+
+# ---- the SIB-200 recipe ---------------------------------------------------------
+
+def test_sib200_recipe_zero_shot_mode(tmp_path):
+    """Fine-tune on English, evaluate every language's test set with the model."""
+    src = write_sib(tmp_path / "src")
+    proc = recipe_dry_run("sib-200", "--from", src, "--data", tmp_path / "data", "--exp", tmp_path / "exp")
+    assert proc.returncode == 0, proc.stdout
+    out = proc.stdout
+    assert f"--from {tmp_path}/data/eng_Latn --dest {tmp_path}/exp/data-bin" in out
+    assert "--label-column category --text-column text" in out
+    assert f"--labels {tmp_path}/data/labels.txt" in out
+    # every language's test set, {data} standing for the data folder
+    assert f"xlmr_user.cli.evaluate {tmp_path}/exp/model \\{{data\\}}/\\*/test.tsv --data {tmp_path}/data" in out
+    proc = recipe_dry_run("sib-200", "--data", tmp_path / "data", "--exp", tmp_path / "exp",
+                          "--langs", "fra_Latn ell_Grek", "--max-epoch", "3")
+    assert "fra_Latn=\\{data\\}/fra_Latn/test.tsv ell_Grek=\\{data\\}/ell_Grek/test.tsv" in proc.stdout
+    assert "--max-epoch 3" in proc.stdout  # the template's knobs pass through
+    help_text = recipe_dry_run("sib-200", "--help").stdout
+    assert "--train-lang eng_Latn" in help_text and "the classification template's knobs" in help_text
+    assert "--lora-rank 8" in help_text
 
 
 def test_sib200_recipe_in_language_mode(tmp_path):
@@ -243,12 +231,14 @@ def test_sib200_recipe_in_language_mode(tmp_path):
 
 
 def test_summarize_eval(tmp_path):
+    from xlmr_user.cli import summarize_eval
+
     for lang, acc in (("eng_Latn", 80.0), ("ell_Grek", 55.5)):
         write(tmp_path / lang / "results.json", json.dumps({"labels": ["a", "b"], "eval_sets": [
             {"name": lang, "path": "x", "examples": 10, "accuracy": acc, "macro_f1": acc - 5,
              "unk_share": 0.1, "tokens_per_example": 9.0}]}))
-    run([PYTHON, "-m", "xlmr_user.cli.summarize_eval", tmp_path / "eng_Latn" / "results.json",
-         tmp_path / "ell_Grek" / "results.json", "--out", tmp_path / "all.json", "--png", tmp_path / "all.png"])
+    assert summarize_eval.main([str(tmp_path / "eng_Latn" / "results.json"), str(tmp_path / "ell_Grek" / "results.json"),
+                                "--out", str(tmp_path / "all.json"), "--png", str(tmp_path / "all.png")]) == 0
     summary = json.loads((tmp_path / "all.json").read_text())
     assert [(r["name"], r["accuracy"]) for r in summary["eval_sets"]] == [("eng_Latn", 80.0), ("ell_Grek", 55.5)]
     assert (tmp_path / "all.png").stat().st_size > 1000

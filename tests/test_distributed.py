@@ -5,7 +5,8 @@ must equal the single-process ones."""
 import pytest
 import torch
 
-from conftest import PYTHON, ROOT, USER_DIR, json_records, run
+import helpers
+from helpers import PYTHON, ROOT, USER_DIR, json_records, run
 
 pytestmark = pytest.mark.slow
 LAUNCH = ROOT / "examples" / "launch_cpu_ddp.sh"
@@ -15,12 +16,15 @@ ADAM = ["--optimizer", "adam", "--lr", "1e-3"]
 
 
 def train(data, save, args, nproc, update_freq=2, optimizer=ADAM):
-    cmd = [PYTHON, "-m", "fairseq_cli.train", str(data), *args, "--save-dir", str(save),
-           "--seed", "1", "--num-workers", "0", "--log-format", "json", "--no-epoch-checkpoints",
-           *optimizer, "--max-update", "6"]
+    """``nproc`` ranks as processes (examples/launch_cpu_ddp.sh), or one rank in this
+    process; one thread per rank either way, so that the sums are the same."""
+    args = [str(data), *args, "--save-dir", str(save), "--seed", "1", "--num-workers", "0", "--log-format",
+            "json", "--no-epoch-checkpoints", *optimizer, "--max-update", "6"]
     if nproc == 1:
-        return run(cmd + ["--cpu", "--update-freq", str(update_freq)]).stdout
-    return run(["bash", LAUNCH, str(nproc), *cmd], env={"LOG_DIR": str(save)}).stdout
+        with helpers.one_thread():
+            return helpers.train(*args, "--cpu", "--update-freq", str(update_freq))
+    return run(["bash", LAUNCH, str(nproc), PYTHON, "-m", "fairseq_cli.train", *args],
+               env={"LOG_DIR": str(save), "OMP_NUM_THREADS": "1"}).stdout
 
 
 def compare(tmp_path, data, args, metrics, optimizer=ADAM):
@@ -64,12 +68,9 @@ LM_ARGS = ["--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
            "--adaptive-softmax-dropout", "0"]
 
 
-def test_language_modeling(lm_bin, tmp_path):
-    compare(tmp_path, lm_bin, LM_ARGS, ("loss", "nll_loss", "ppl", "word_ppl"))
-
-
 def test_language_modeling_with_muon(lm_bin, tmp_path):
-    """Muon orthogonalises the summed gradient: 2 workers still equal 1 with --update-freq 2."""
+    """The LM task's word counts sum over workers; Muon orthogonalises the summed gradient:
+    2 workers still equal 1 with --update-freq 2."""
     compare(tmp_path, lm_bin, LM_ARGS, ("loss", "nll_loss", "ppl", "word_ppl"),
             optimizer=["--optimizer", "muon", "--lr", "3e-3"])
 
@@ -81,17 +82,17 @@ def test_masked_lm(mlm_bin, tmp_path):
     compare(tmp_path, mlm_bin, args, ("loss", "ppl", "accuracy", "loss_en", "ppl_el", "accuracy_ru"))
 
 
+@pytest.mark.filterwarnings("ignore")
 def test_masked_lm_data_loader_workers_change_nothing(mlm_bin, tmp_path):
     """The recipes load data in worker processes on GPUs (--num-workers 1-4): the masks,
     the language sampling and so every loss are the same as with --num-workers 0, in every
     epoch (masks are drawn anew each epoch)."""
     losses = {}
     for workers in (0, 2):
-        out = run([PYTHON, "-m", "fairseq_cli.train", mlm_bin, "--user-dir", USER_DIR, "--task",
-                   "xlmr_masked_lm", "--criterion", "xlmr_masked_lm", "--arch", "xlmr_tiny",
-                   "--tokens-per-sample", "32", "--batch-size", "8", *ADAM, "--max-epoch", "2",
-                   "--cpu", "--num-workers", str(workers), "--no-save", "--seed", "3",
-                   "--log-format", "json"]).stdout
+        out = helpers.train(mlm_bin, "--user-dir", USER_DIR, "--task", "xlmr_masked_lm", "--criterion",
+                            "xlmr_masked_lm", "--arch", "xlmr_tiny", "--tokens-per-sample", "32",
+                            "--batch-size", "8", *ADAM, "--max-epoch", "2", "--cpu", "--num-workers",
+                            str(workers), "--no-save", "--seed", "3", "--log-format", "json")
         losses[workers] = [(r["epoch"], r["train_loss"]) for r in json_records(out, "train")]
         losses[workers] += [(r["epoch"], r["valid_loss"]) for r in json_records(out, "valid")]
     assert len(losses[0]) == 4 and losses[2] == losses[0]

@@ -1,8 +1,8 @@
 """xlmr_user.fairseq_fixes and the registry-derived component list."""
 import pytest
 
-import xlmr_user  # noqa: F401  (installs the fixes, as --user-dir does)
-from conftest import PYTHON, USER_DIR, build_lm, run
+import xlmr_user
+from helpers import PYTHON, USER_DIR, build_lm, run
 from xlmr_user import fairseq_fixes
 from xlmr_user.components import plugin_components
 from xlmr_user.errors import UntrustedCheckpointError, user_message
@@ -84,7 +84,7 @@ def test_user_message_recognises_fairseq_assertions_only():
 
 
 def test_checkpoint_with_other_positions_names_the_flag(toy_bin):
-    from conftest import build_task
+    from helpers import build_task
     from xlmr_user.errors import ConfigError
 
     _, long_model, _, _ = build_task(toy_bin, "--max-positions", "512")
@@ -95,17 +95,19 @@ def test_checkpoint_with_other_positions_names_the_flag(toy_bin):
 
 def test_numpy_aliases_let_fairseq_run_without_np_compat(monkeypatch):
     """Fix 9: with NumPy 2's namespace (no np.compat), fairseq's TokenBlockDataset in
-    eos mode (np.compat.long) runs."""
+    eos mode (np.compat.long) runs; NumPy itself is left as it is."""
     import numpy as np
     import torch
-    from fairseq.data import TokenBlockDataset
+    from fairseq.data import TokenBlockDataset, token_block_dataset
 
     monkeypatch.delattr(np, "compat", raising=False)
+    monkeypatch.setattr(token_block_dataset, "np", np)  # as fairseq imported it
     docs = [torch.tensor([5, 6, 2]), torch.tensor([7, 2]), torch.tensor([8, 9, 10, 2])]
     with pytest.raises(AttributeError):
         TokenBlockDataset(docs, [3, 2, 4], block_size=None, pad=1, eos=2, break_mode="eos")
     fairseq_fixes.numpy_aliases()
-    assert np.compat.long is int
+    assert not hasattr(np, "compat")  # nothing changed for other libraries
+    assert token_block_dataset.np.compat.long is int and token_block_dataset.np.int64 is np.int64
     blocks = TokenBlockDataset(docs, [3, 2, 4], block_size=None, pad=1, eos=2, break_mode="eos")
     assert [blocks[i].tolist() for i in range(len(blocks))] == [d.tolist() for d in docs]
 
@@ -129,7 +131,9 @@ STOP_MID_EPOCH = """
 import sys
 import torch
 if sys.argv[1] == "plugin":
-    import xlmr_user  # noqa: F401
+    import xlmr_user
+
+    xlmr_user.register()
 from fairseq.data.iterators import BufferedIterator
 
 
@@ -154,10 +158,10 @@ print("stopping mid-epoch")
 def test_stopping_mid_epoch_exits_cleanly(tmp_path):
     """Fix 11: a process that stops using fairseq's prefetching iterator while its thread
     is making a batch (fairseq-train stopping at --max-update on a GPU) died at exit with
-    "terminate called without an active exception" (SIGABRT, 134 in a shell); with the plugin it exits 0."""
+    "terminate called without an active exception" (SIGABRT, 134 in a shell) when the
+    thread was inside torch at that moment; with the plugin it exits 0.  (Whether plain
+    fairseq aborts in a given run depends on that timing, so it is not checked here.)"""
     script = tmp_path / "stop.py"
     script.write_text(STOP_MID_EPOCH)
-    plain = run([PYTHON, script, "plain"], check=False)
-    assert plain.returncode == -6 and "terminate called" in plain.stdout  # SIGABRT: fairseq alone
     fixed = run([PYTHON, script, "plugin"], check=False)
     assert fixed.returncode == 0 and "stopping mid-epoch" in fixed.stdout

@@ -11,8 +11,8 @@ import pytest
 import torch
 from fairseq.modules import MultiheadAttention
 
-from conftest import PYTHON, TINY_TRAIN_ARGS, batches, build_task, fairseq, json_records, run
-from xlmr_user.modules.causal_attention import CausalSelfAttention
+from helpers import PYTHON, TINY_TRAIN_ARGS, batches, build_task, fairseq_process, json_records, run
+from xlmr_user.modules.sdpa_attention import SdpaSelfAttention
 from xlmr_user.modules.lora import merge_lora
 
 DEVICE = os.environ.get("XLMR_TEST_DEVICE", "cuda")
@@ -29,9 +29,9 @@ def _future_mask(t, dtype):
 
 def _attention(cls, state, x, dtype):
     """Output and gradients (input, then each parameter) of one self-attention call in ``dtype``."""
-    att = MultiheadAttention(x.size(-1), 4, self_attention=True).to(DEVICE, dtype)
+    att = (cls(x.size(-1), 4, causal=True) if cls is SdpaSelfAttention
+           else cls(x.size(-1), 4, self_attention=True)).to(DEVICE, dtype)
     att.load_state_dict(state)
-    att.__class__ = cls
     xi = x.to(dtype).clone().requires_grad_()
     out, _ = att(xi, xi, xi, attn_mask=_future_mask(x.size(0), dtype), need_weights=False)
     (out * torch.linspace(-1, 1, x.size(-1), device=DEVICE, dtype=dtype)).sum().backward()
@@ -48,7 +48,7 @@ def test_sdpa_causal_attention_equals_fairseq_attention(dtype):
     t, b, dim = 128, 4, 256  # 4 heads of 64: the fused kernels' shape
     state = MultiheadAttention(dim, 4, self_attention=True).state_dict()
     x = torch.randn(t, b, dim, device=DEVICE)
-    ours = _attention(CausalSelfAttention, state, x, dtype)
+    ours = _attention(SdpaSelfAttention, state, x, dtype)
     ref = _attention(MultiheadAttention, state, x, dtype)
     assert ours[0].dtype == dtype and ours[0].device.type == DEVICE
     if dtype == torch.float32:
@@ -76,7 +76,7 @@ def test_lora_trains_and_merges_in_fp16(toy_bin, tmp_path):
     import glob
 
     args = [a for a in TINY_TRAIN_ARGS if a != "--cpu"] if DEVICE == "cuda" else TINY_TRAIN_ARGS
-    out = fairseq("train", toy_bin, *args, *HALF_TRAIN, "--lora-rank", "4", "--lora-alpha", "8",
+    out = fairseq_process("train", toy_bin, *args, *HALF_TRAIN, "--lora-rank", "4", "--lora-alpha", "8",
                   "--max-update", str(2 * STEP), "--save-interval-updates", str(STEP), "--disable-validation",
                   "--save-dir", tmp_path).stdout
     assert "minimum loss scale reached" not in out.lower()
@@ -113,7 +113,7 @@ def test_gpu_checkpoint_loads_on_cpu_and_predicts_the_same(toy_bin, toy_tsv, tmp
     labels and probabilities."""
     args = [a for a in TINY_TRAIN_ARGS if a != "--cpu"] if DEVICE == "cuda" else TINY_TRAIN_ARGS
     n = "150" if DEVICE == "cuda" else "80"
-    out = fairseq("train", toy_bin, *args, *HALF_TRAIN, "--max-update", n,
+    out = fairseq_process("train", toy_bin, *args, *HALF_TRAIN, "--max-update", n,
                   "--save-dir", tmp_path / "ckpt", "--validate-interval-updates", n).stdout
     assert "minimum loss scale reached" not in out.lower()
     assert float(json_records(out, "valid")[-1]["valid_accuracy"]) > 60.0  # chance: 50

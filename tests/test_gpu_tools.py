@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, run
+from helpers import PYTHON, ROOT, run
 
 pytestmark = pytest.mark.slow
 TOOLS = ROOT / "tools" / "gpu"
 
 
+@pytest.mark.dry_run  # the GPU machine's installer: with the rest of the GPU check (make gpu-dry-run)
 def test_install_offline_over_a_virtualenv_from_a_local_bundle(tmp_path):
     """install.sh with nothing but a local bundle (here: the plugin's own wheel) over
     this test's Python, itself a virtualenv as the GPU machine's /opt/torch/.venv is:
@@ -87,7 +88,7 @@ def test_pretrain_cpu_dry_run_pretrains_then_fine_tunes(tmp_path):
     the exported model; results and logs in gpu-pretrain.tar.gz, no checkpoints."""
     import tarfile
 
-    from conftest import small_tsv, write_multilingual_corpus
+    from helpers import small_tsv, write_multilingual_corpus
     from test_crosslingual import write_sib
 
     pack = tmp_path / "pack"  # what data.sh --pretrain packs

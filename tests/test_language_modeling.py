@@ -7,8 +7,8 @@ import torch
 from fairseq.data import Dictionary
 from fairseq.logging import metrics
 
-from conftest import batches, build_lm
-from xlmr_user.tasks.xlmr_language_modeling import fit_cutoffs, word_start_mask
+from helpers import batches, build_lm
+from xlmr_user.tasks.xlmr_language_modeling import fit_cutoffs, lm_word_starts
 
 
 def make_dict(symbols):
@@ -18,13 +18,13 @@ def make_dict(symbols):
     return d
 
 
-def test_word_start_mask_sentencepiece_and_token():
+def test_lm_word_starts_sentencepiece_and_token():
     d = make_dict(["\u2581the", "\u2581cat", "s", "\u2581sat", "ting", ","])
-    mask, mode = word_start_mask(d, "auto")
+    mask, mode = lm_word_starts(d, "auto")
     assert mode == "sentencepiece"
     on = {d[i] for i in range(len(d)) if mask[i]}
     assert on == {"</s>", "<unk>", "\u2581the", "\u2581cat", "\u2581sat"}
-    mask, mode = word_start_mask(make_dict(["the", "cat", "sat"]), "auto")
+    mask, mode = lm_word_starts(make_dict(["the", "cat", "sat"]), "auto")
     assert mode == "token" and int(mask.sum()) == 3 + 2  # words + </s> + <unk>
     assert not mask[d.pad()] and not mask[d.bos()]
 

@@ -2,7 +2,7 @@
 the exact commands; no GPU needed)."""
 import pytest
 
-from conftest import fairseq_train_line, recipe_dry_run, small_tsv
+from helpers import fairseq_train_line, recipe_dry_run, small_tsv
 
 RECIPES = ("classification", "wikitext-2")
 

@@ -3,7 +3,7 @@ parameters train, LoRA loading and merging (in-process, on xlmr_tiny)."""
 import pytest
 import torch
 
-from conftest import batches, build_task
+from helpers import batches, build_task
 from xlmr_user.errors import ConfigError
 from xlmr_user.modules.lora import merge_lora
 

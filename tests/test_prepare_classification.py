@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, prepare, run
+from helpers import ROOT, run, run_cli
 from xlmr_user.errors import DataError
 from xlmr_user.prep.tsv import read_tsv
 
@@ -34,6 +34,13 @@ def raw(tmp_path):
     write(d / "train.tsv", good_split(8))
     write(d / "dev.tsv", good_split(4, 100))
     return d
+
+
+def prepare(src, dest, *extra, check=True):
+    """xlmr-prepare-classification --from SRC --dest DEST (in this process)."""
+    proc = run_cli("prepare_classification", "--from", src, "--dest", dest, *extra)
+    assert proc.returncode == 0 or not check, proc.stdout
+    return proc
 
 
 def assert_fails(raw, tmp_path, *expected):
@@ -84,8 +91,8 @@ def test_non_utf8_bytes(raw, tmp_path):
 def test_missing_file(raw, tmp_path):
     os.remove(raw / "dev.tsv")
     assert_fails(raw, tmp_path, f"{raw}: missing dev.tsv or valid.tsv")
-    proc = run([PYTHON, "-m", "xlmr_user.cli.prepare_classification", "--train", raw / "train.tsv",
-                "--valid", raw / "nope.tsv", "--dest", tmp_path / "out"], check=False)
+    proc = run_cli("prepare_classification", "--train", raw / "train.tsv", "--valid", raw / "nope.tsv",
+                   "--dest", tmp_path / "out")
     assert proc.returncode == 1 and f"{raw / 'nope.tsv'}: no such file" in proc.stdout
 
 
@@ -184,6 +191,12 @@ def test_existing_vocabulary_is_reused_and_checked(tmp_path, toy_tsv, toy_bin):
 
 
 def test_shell_wrapper(raw, tmp_path):
+    """data-prep/prepare_classification.sh, a process: the console tool's smoke test."""
     proc = run(["bash", ROOT / "data-prep" / "prepare_classification.sh", "--from", raw,
                 "--dest", tmp_path / "sh"])
     assert (tmp_path / "sh" / "meta.json").exists(), proc.stdout
+    write(raw / "train.tsv", "sentence\tlabel\nno label here\n")
+    proc = run(["bash", ROOT / "data-prep" / "prepare_classification.sh", "--from", raw,
+                "--dest", tmp_path / "sh2"], check=False)
+    assert proc.returncode == 1 and proc.stdout.strip().splitlines()[-1].startswith(
+        f"error: {raw / 'train.tsv'}:2: expected 2 tab-separated columns")

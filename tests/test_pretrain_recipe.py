@@ -1,13 +1,14 @@
-"""The pretraining recipe end to end on tiny text in three languages (one of
-them a Wikipedia dump), then `make classify PRETRAINED=` on its model directory."""
+"""The pretraining template (examples/pretrain/run.sh) end to end on tiny text in three
+languages (one of them a Wikipedia dump); its model directory fine-tuned as
+`make classify PRETRAINED=` does (in this process); the commands (dry runs)."""
 import bz2
 import json
 
 import pytest
 import torch
 
-from conftest import PYTHON, ROOT, fairseq_train_line, recipe_dry_run, run, small_tsv, write_multilingual_corpus
-from test_pretraining import DUMP
+from helpers import (DUMP, PYTHON, ROOT, fairseq_train_line, prepare, recipe_dry_run, run, small_tsv,
+                     train_classifier, write_multilingual_corpus)
 
 RECIPE = ROOT / "examples" / "pretrain" / "run.sh"
 TINY = ["--arch", "xlmr_tiny", "--vocab-size", "300", "--tokens-per-sample", "64", "--batch-size", "8",
@@ -57,22 +58,17 @@ def test_recipe_writes_a_pretrained_directory(pretrained):
 
 
 @pytest.mark.slow
-def test_make_classify_fine_tunes_the_pretrained_directory(pretrained, tmp_path):
+def test_the_pretrained_directory_fine_tunes(pretrained, tmp_path):
     exp, _ = pretrained
-    out = tmp_path / "clf"
-    data = small_tsv(tmp_path / "raw")
-    proc = run(["make", "-C", ROOT, "classify", f"DATA={data}", f"PRETRAINED={exp / 'model'}",
-                f"PY={PYTHON}"], env={"PYTHON": PYTHON, "NGPU": "0", "EXP": str(out), "ARCH": "xlmr_tiny",
-                                      "MAX_UPDATE": "20", "LR": "1e-3",
-                                          "PATIENCE": "-1"})  # all 20 updates: no early stop
-    log = (out / "train.log").read_text()
-    assert f"loaded checkpoint {exp / 'model' / 'model.pt'}" in log.lower()
-    res = json.loads((out / "results.json").read_text())
-    assert res["pretrained"] == str(exp / "model") and res["num_updates"] == 20
-    meta = json.loads((out / "data-bin" / "meta.json").read_text())
+    model = exp / "model"
+    databin = prepare(small_tsv(tmp_path / "raw"), tmp_path / "data-bin", pretrained=str(model))
+    meta = json.loads((tmp_path / "data-bin" / "meta.json").read_text())
     assert meta["pretrained_vocabulary"] is True
-    assert (out / "data-bin" / "input0" / "dict.txt").read_text() == (exp / "model" / "dict.txt").read_text()
-    assert "stage 3" in proc.stdout
+    assert (tmp_path / "data-bin" / "input0" / "dict.txt").read_text() == (model / "dict.txt").read_text()
+    log = train_classifier(databin, tmp_path / "ckpt", "--max-update", "20", "--max-positions", "512",
+                           "--restore-file", model / "model.pt",
+                           "--reset-optimizer", "--reset-dataloader", "--reset-meters")
+    assert f"Loaded checkpoint {model / 'model.pt'}" in log and "num_updates\": \"20\"" in log
 
 
 def test_dry_run_prints_every_stage(tmp_path):
@@ -80,7 +76,7 @@ def test_dry_run_prints_every_stage(tmp_path):
     assert proc.returncode == 0, proc.stdout
     lines = proc.stdout.splitlines()
     for command in ("local/data.sh --dest", "prepare_pretraining.sh --from", "fairseq-validate ",
-                    "xlmr_user.cli.export_pretrained ", "xlmr_user.cli.report_pretrain "):
+                    "xlmr_user.cli.export ", "xlmr_user.cli.report_pretrain "):
         assert any(command in l for l in lines), command
     train = fairseq_train_line(proc.stdout)
     assert "--task xlmr_masked_lm" in train and "--multilang-sampling-alpha 0.3" in train
@@ -88,4 +84,11 @@ def test_dry_run_prints_every_stage(tmp_path):
     line = fairseq_train_line(recipe_dry_run("pretrain", "--exp", tmp_path, "--stage", "3", "--stop-stage", "3",
                                              "--max-update", "100", NGPU="0").stdout)
     assert "--cpu --update-freq 1" in line
-    assert "--max-update 100 --total-num-update 100" in line
+    assert "--max-update 100 --total-num-update 100" in line  # a new MAX_UPDATE alone: the decay follows
+    out = recipe_dry_run("pretrain", "--exp", tmp_path, "--stage", "3", "--stop-stage", "3",
+                         "--max-update", "100", "--total-num-update", "400", NGPU="0").stdout
+    assert "--max-update 100 --total-num-update 400" in fairseq_train_line(out)
+    out = recipe_dry_run("pretrain", "--exp", tmp_path, "--stage", "3", "--stop-stage", "3", NGPU="0",
+                         ALPHA="0.7").stdout  # the old name of MULTILANG_SAMPLING_ALPHA
+    assert "ALPHA is the old name of MULTILANG_SAMPLING_ALPHA" in out
+    assert "--multilang-sampling-alpha 0.7" in fairseq_train_line(out)

@@ -10,58 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import PYTHON, assert_one_line_error, batches, build_mlm, run
+from helpers import DUMP, ROOT, assert_one_line_error, batches, build_mlm, run
 from xlmr_user.prep.pretraining import sampling_probabilities
 from xlmr_user.prep.wikipedia import extract_dump
 
-DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" xml:lang="el">
-  <siteinfo>
-    <namespaces>
-      <namespace key="0" case="first-letter" />
-      <namespace key="4" case="first-letter">Βικιπαίδεια</namespace>
-      <namespace key="6" case="first-letter">Αρχείο</namespace>
-      <namespace key="14" case="first-letter">Κατηγορία</namespace>
-    </namespaces>
-  </siteinfo>
-  <page>
-    <title>Αθήνα</title>
-    <ns>0</ns>
-    <id>1</id>
-    <revision><id>1</id><text xml:space="preserve">{{Infobox πόλη|όνομα=Αθήνα|πληθυσμός=664046}}
-'''Η Αθήνα''' είναι η [[πρωτεύουσα]] της [[Ελλάδα|Ελλάδας]] και η μεγαλύτερη πόλη της χώρας.&lt;ref&gt;{{cite web|url=http://example.org|title=Πηγή}}&lt;/ref&gt;
-[[Αρχείο:Acropolis.jpg|thumb|Η Ακρόπολη της Αθήνας]]
-== Ιστορία ==
-Η πόλη κατοικείται συνεχώς εδώ και τουλάχιστον πέντε χιλιάδες χρόνια.
-{| class="wikitable"
-|-
-| α || β
-|}
-[[Κατηγορία:Πρωτεύουσες]]
-[[File:Map.png|thumb|a map caption that should go]]</text></revision>
-  </page>
-  <page>
-    <title>Αθηνα</title>
-    <ns>0</ns>
-    <id>2</id>
-    <redirect title="Αθήνα" />
-    <revision><id>2</id><text xml:space="preserve">#ΑΝΑΚΑΤΕΥΘΥΝΣΗ [[Αθήνα]] redirect text that is not an article</text></revision>
-  </page>
-  <page>
-    <title>Βικιπαίδεια:Κανόνες</title>
-    <ns>4</ns>
-    <id>3</id>
-    <revision><id>3</id><text xml:space="preserve">Project page text that is not an article at all.</text></revision>
-  </page>
-  <page>
-    <title>Θεσσαλονίκη</title>
-    <ns>0</ns>
-    <id>4</id>
-    <revision><id>4</id><text xml:space="preserve">Η '''Θεσσαλονίκη''' είναι η δεύτερη μεγαλύτερη πόλη της Ελλάδας.</text></revision>
-  </page>
-  <page>
-    <title>Πάτρα</title>
-    <ns>0</ns>
-    <revision><id>5</id><text xml:space="preserve">Η Πάτρα είναι λιμάνι που ο φάκελος κόβεται εδώ"""
+
 
 
 @pytest.mark.parametrize("suffix, opener", [(".xml", open), (".xml.bz2", bz2.open), (".xml.xz", lzma.open)])
@@ -141,10 +94,10 @@ def test_mask_statistics(mlm):
 
 
 def test_whole_word_masking_never_splits_a_word(mlm_bin):
-    from xlmr_user.tasks.xlmr_masked_lm import word_start_mask
+    from xlmr_user.tasks.xlmr_masked_lm import mlm_whole_word_starts
 
     task = build_mlm(mlm_bin, "--mask-whole-words", "--seed", "5")[0]
-    starts = word_start_mask(task.source_dictionary)
+    starts = mlm_whole_word_starts(task.source_dictionary)
     pad, words_seen = task.source_dictionary.pad(), 0
     for it in items(task, "train", 1):
         tgt, src = it["target"], it["net_input.src_tokens"]
@@ -250,7 +203,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, mlm_text, capsys):
         assert err[-1].startswith("error: ") and message in err[-1], err
         assert "Traceback" not in "\n".join(err)
         assert not dest.exists() and not list(tmp_path.glob("out.tmp-*"))
-    # the same through the console script: one line, exit status 1
-    proc = run([PYTHON, "-m", "xlmr_user.cli.prepare_pretraining", "--lang", f"xx={tmp_path / 'empty.txt'}",
+    # the same through the shell script, a process (the console tool's smoke test): one line, exit status 1
+    proc = run(["bash", ROOT / "data-prep" / "prepare_pretraining.sh", "--lang", f"xx={tmp_path / 'empty.txt'}",
                 "--dest", dest], check=False)
     assert_one_line_error(proc, f"{tmp_path / 'empty.txt'}: empty file")

@@ -2,10 +2,9 @@
 import io
 import json
 
-from conftest import PYTHON, ROOT, run
+from helpers import run_cli
 from xlmr_user.recipes.progress import Progress, follow
 
-TRAIN_CONFIG = ROOT / "examples" / "templates" / "train_config.py"
 
 
 def fairseq_line(tag, **fields):
@@ -75,7 +74,9 @@ def test_progress_shows_a_traceback_whole():
 
 
 def train_config(*args, check=True):
-    return run([PYTHON, TRAIN_CONFIG, *map(str, args)], check=check)
+    proc = run_cli("xlmr_user.recipes.train_config", *args)
+    assert proc.returncode == 0 or not check, proc.stdout
+    return proc
 
 
 def test_train_config_flags_and_values(tmp_path):

@@ -1,14 +1,27 @@
-"""Everything the plugin registers is visible to fairseq's command line."""
-from conftest import USER_DIR, fairseq
+"""Everything the plugin registers is visible to fairseq's command line (its --help,
+parsed in this process as fairseq-train parses it)."""
+import pytest
+
+from helpers import USER_DIR, build_task
 
 
-def test_components_show_in_fairseq_train_help():
-    out = fairseq("train", "--user-dir", USER_DIR, "--task", "text_classification",
-                  "--criterion", "label_smoothed_classification", "--arch", "xlmr_tiny",
-                  "--help").stdout
+def help_text(capsys, *argv) -> str:
+    import xlmr_user
+    from fairseq import options
+
+    xlmr_user.register()
+    with pytest.raises(SystemExit) as e:
+        options.parse_args_and_arch(options.get_training_parser(), [*argv, "--help"])
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_components_show_in_fairseq_train_help(capsys):
+    out = help_text(capsys, "--user-dir", USER_DIR, "--task", "text_classification",
+                    "--criterion", "label_smoothed_classification", "--arch", "xlmr_tiny")
     for flag in ("--num-classes", "--max-positions", "--init-token", "--separator-token",
                  "--shorten-method", "--label-smoothing", "--classification-head-name",
-                 "--encoder-layers"):
+                 "--encoder-layers", "--batching", "--lora-rank", "--rotary"):
         assert flag in out, flag
     # the --criterion choices and the plugin's epilog name every component
     assert "label_smoothed_classification" in out.split("--criterion {", 1)[1].split("}", 1)[0]
@@ -18,8 +31,8 @@ def test_components_show_in_fairseq_train_help():
         assert name in compact, name
 
 
-def test_general_help_lists_the_plugin_components():
-    out = fairseq("train", "--user-dir", USER_DIR, "--help").stdout
+def test_general_help_lists_the_plugin_components(capsys):
+    out = help_text(capsys, "--user-dir", USER_DIR)
     assert "xlmr_user components (--user-dir)" in out
     compact = "".join(out.split())
     assert "xlmr_large" in compact and "sdpa_transformer_lm_wt2" in compact
@@ -28,7 +41,6 @@ def test_general_help_lists_the_plugin_components():
 
 
 def test_architecture_sizes(toy_bin):
-    from conftest import build_task
     from xlmr_user.utils.params import count_parameters
 
     sizes = {}

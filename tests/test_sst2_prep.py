@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, run
+from helpers import ROOT, run_cli
 from xlmr_user.prep.sst2 import split_glue
 
 SHARED = ROOT.parent / "shared" / "data" / "sst-2"
@@ -25,7 +25,10 @@ def write_glue_zip(path: Path, n_train=200, n_dev=30) -> str:
 
 
 def get(*args, check=True):
-    return run([PYTHON, "-m", "xlmr_user.cli.get_sst2", *map(str, args)], check=check)
+    """data-prep/get_sst2.sh's command (xlmr_user.cli.get_sst2), in this process."""
+    proc = run_cli("get_sst2", *args)
+    assert proc.returncode == 0 or not check, proc.stdout
+    return proc
 
 
 def test_split_is_a_deterministic_partition(tmp_path):

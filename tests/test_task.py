@@ -4,7 +4,7 @@ import logging
 import pytest
 import torch
 
-from conftest import batches, build_task
+from helpers import batches, build_task
 
 
 def test_num_classes_is_read_from_label_dictionary(toy_bin):
@@ -40,7 +40,7 @@ def test_missing_split_names_the_path(toy_bin):
 def test_single_sentence_tokens(toy_bin):
     task, *_ = build_task(toy_bin, "--no-shuffle")
     ds = task.load_dataset("valid")
-    raw = task._load_split("input0", "valid", task.source_dictionary, False)
+    raw = task._load_split("input0", "valid", task.source_dictionary)
     item = ds[0]["net_input.src_tokens"]
     assert item[0].item() == 0  # <s> for the classification head
     assert torch.equal(item[1:], raw[0])  # sentence then </s>
@@ -51,8 +51,8 @@ def test_pair_tokens_have_init_and_separator(pair_bin):
     task, *_ = build_task(pair_bin, "--no-shuffle")
     ds = task.load_dataset("valid")
     # keep the mmap-backed datasets alive while their tensors are used
-    in0 = task._load_split("input0", "valid", task.source_dictionary, False)
-    in1 = task._load_split("input1", "valid", task.source_dictionary, False)
+    in0 = task._load_split("input0", "valid", task.source_dictionary)
+    in1 = task._load_split("input1", "valid", task.source_dictionary)
     expected = torch.cat([torch.tensor([0]), in0[3], torch.tensor([2]), in1[3]])
     assert torch.equal(ds[3]["net_input.src_tokens"], expected)
     assert task.cfg.num_classes == 3  # same, opposite, unrelated
@@ -60,7 +60,7 @@ def test_pair_tokens_have_init_and_separator(pair_bin):
 
 def test_truncation_to_max_positions_is_counted(toy_bin, caplog):
     task, *_ = build_task(toy_bin, "--max-positions", "8")
-    raw = task._load_split("input0", "valid", task.source_dictionary, False)
+    raw = task._load_split("input0", "valid", task.source_dictionary)
     assert int(raw.sizes.max()) + 1 > 8
     with caplog.at_level(logging.WARNING, logger="xlmr_user.tasks.text_classification"):
         ds = task.load_dataset("valid")

@@ -8,9 +8,8 @@ import pytest
 import torch
 from fairseq.utils import relu_squared
 
-from conftest import TINY_TRAIN_ARGS, USER_DIR, build_lm, build_task, fairseq, json_records
-from xlmr_user.modules.causal_attention import CausalSelfAttention
-from xlmr_user.modules.self_attention import SelfAttention
+from helpers import TINY_TRAIN_ARGS, USER_DIR, build_lm, build_task, eval_lm, last_valid, train
+from xlmr_user.modules.sdpa_attention import Rotary, SdpaSelfAttention
 
 OPTIONS = ["--rotary", "--qk-norm", "--relu-squared", "--zero-init-proj", "--untied-output"]
 TINY = "sdpa_transformer_lm_wt2_tiny"
@@ -62,13 +61,14 @@ def _tied(model):
 def test_each_option_does_what_it_says(lm_bin):
     _, base, _, _ = build_lm(lm_bin)
     layer = base.decoder.layers[0]
-    assert type(layer.self_attn) is CausalSelfAttention and base.decoder.embed_positions is not None
+    attn = layer.self_attn
+    assert attn.rotary is None and not attn.qk_norm and base.decoder.embed_positions is not None
     assert layer.activation_fn is not relu_squared
     assert _tied(base)
 
     _, m, _, _ = build_lm(lm_bin, "--rotary")
     assert m.decoder.embed_positions is None
-    assert isinstance(m.decoder.layers[0].self_attn, SelfAttention) and m.decoder.layers[0].self_attn.rotary
+    assert m.decoder.layers[0].self_attn.rotary is not None
     _, m, _, _ = build_lm(lm_bin, "--qk-norm")
     assert m.decoder.layers[0].self_attn.qk_norm and m.decoder.layers[0].self_attn.rotary is None
     _, m, _, _ = build_lm(lm_bin, "--relu-squared")
@@ -88,10 +88,8 @@ def test_each_option_does_what_it_says(lm_bin):
 
 def test_rotary_attention_depends_on_relative_position_only():
     torch.manual_seed(0)
-    attn = SelfAttention(16, 2, self_attention=True)
-    from xlmr_user.modules.self_attention import Rotary
-
-    attn.rotary, attn.qk_norm, attn.causal = Rotary(8), True, True
+    attn = SdpaSelfAttention(16, 2, causal=True, rotary=True, qk_norm=True)
+    assert isinstance(attn.rotary, Rotary)
     attn.eval()
     x = torch.randn(6, 1, 16)
     # q.k after rotation depends on the distance of the two positions only: the
@@ -111,10 +109,10 @@ def test_rotary_attention_depends_on_relative_position_only():
 
 
 def _train(data, save, *extra):
-    fairseq("train", data, "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
-            "--criterion", "adaptive_softmax", "--tokens-per-sample", "32", "--max-tokens", "256",
-            "--optimizer", "adam", "--lr", "0.003", "--max-update", "20", "--cpu",
-            "--num-workers", "0", "--save-dir", save, "--no-epoch-checkpoints", "--seed", "1", *extra)
+    train(data, "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+          "--criterion", "adaptive_softmax", "--tokens-per-sample", "32", "--max-tokens", "256",
+          "--optimizer", "adam", "--lr", "0.003", "--max-update", "20", "--cpu",
+          "--num-workers", "0", "--save-dir", save, "--no-epoch-checkpoints", "--seed", "1", *extra)
     return save / "checkpoint_last.pt"
 
 
@@ -123,8 +121,8 @@ def test_eval_lm_and_beam_search_with_every_option(lm_bin, tmp_path):
     from fairseq.sequence_generator import SequenceGenerator
 
     ckpt = _train(lm_bin, tmp_path / "modern", "--arch", f"{TINY}_modern", "--zero-init-proj")
-    out = fairseq("eval_lm", lm_bin, "--user-dir", USER_DIR, "--path", ckpt, "--gen-subset", "test",
-                  "--tokens-per-sample", "32", "--cpu").stdout
+    out = eval_lm(lm_bin, "--user-dir", USER_DIR, "--path", ckpt, "--gen-subset", "test",
+                  "--tokens-per-sample", "32", "--cpu")
     assert "Perplexity" in out
     models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(ckpt)])
     model = models[0].eval()
@@ -157,11 +155,12 @@ def test_checkpoint_from_before_the_options_loads_unchanged(lm_bin, tmp_path):
     torch.save(state, old)
     scores = []
     for path in (ckpt, old):
-        out = fairseq("eval_lm", lm_bin, "--user-dir", USER_DIR, "--path", path, "--gen-subset", "test",
-                      "--tokens-per-sample", "32", "--cpu").stdout
+        out = eval_lm(lm_bin, "--user-dir", USER_DIR, "--path", path, "--gen-subset", "test",
+                      "--tokens-per-sample", "32", "--cpu")
         scores.append([line.split("|")[-1] for line in out.splitlines() if "Perplexity" in line])
         models, _, _ = checkpoint_utils.load_model_ensemble_and_task([str(path)])
-        assert type(models[0].decoder.layers[0].self_attn) is CausalSelfAttention
+        attn = models[0].decoder.layers[0].self_attn
+        assert type(attn) is SdpaSelfAttention and attn.rotary is None and not attn.qk_norm
     assert scores[0] == scores[1] and scores[0]
 
 
@@ -191,10 +190,8 @@ def test_encoder_options_padding_and_what_they_do(toy_bin, flags):
     torch.testing.assert_close(both[:1, :6], alone, rtol=1e-4, atol=1e-5)  # padding changes nothing
     layers = model.encoder.sentence_encoder.layers
     attn = layers[0].self_attn
-    assert isinstance(attn, SelfAttention) == ("--rotary" in flags or "--qk-norm" in flags)
-    if isinstance(attn, SelfAttention):
-        assert attn.causal is False and (attn.rotary is not None) == ("--rotary" in flags)
-        assert attn.qk_norm == ("--qk-norm" in flags)
+    assert type(attn) is SdpaSelfAttention and attn.causal is False
+    assert (attn.rotary is not None) == ("--rotary" in flags) and attn.qk_norm == ("--qk-norm" in flags)
     assert (model.encoder.sentence_encoder.embed_positions is None) == ("--rotary" in flags)
     assert all((layer.activation_fn is relu_squared) == ("--relu-squared" in flags) for layer in layers)
     # bidirectional: the last real token changes the first position's features
@@ -235,15 +232,15 @@ def test_encoder_options_train_and_survive_the_checkpoint(toy_bin, mlm_bin, tmp_
     from fairseq.models.roberta import RobertaModel
 
     flags = ["--rotary", "--qk-norm", "--relu-squared"]
-    fairseq("train", mlm_bin, "--user-dir", USER_DIR, "--task", "xlmr_masked_lm", "--criterion", "xlmr_masked_lm",
-            "--arch", "xlmr_tiny", *flags, "--tokens-per-sample", "32", "--batch-size", "8",
-            "--optimizer", "adam", "--lr", "1e-3", "--max-update", "10", "--cpu", "--num-workers", "0",
-            "--save-dir", tmp_path / "mlm", "--no-epoch-checkpoints", "--seed", "1")
-    out = fairseq("train", toy_bin, *TINY_TRAIN_ARGS, *flags, "--lr", "1e-3", "--max-update", "60",
-                  "--save-dir", tmp_path / "cls", "--best-checkpoint-metric", "accuracy",
-                  "--maximize-best-checkpoint-metric").stdout
-    assert float(json_records(out, "valid")[-1]["valid_accuracy"]) > 60.0  # chance 50
+    train(mlm_bin, "--user-dir", USER_DIR, "--task", "xlmr_masked_lm", "--criterion", "xlmr_masked_lm",
+          "--arch", "xlmr_tiny", *flags, "--tokens-per-sample", "32", "--batch-size", "8",
+          "--optimizer", "adam", "--lr", "1e-3", "--max-update", "10", "--cpu", "--num-workers", "0",
+          "--save-dir", tmp_path / "mlm", "--no-epoch-checkpoints", "--seed", "1")
+    out = train(toy_bin, *TINY_TRAIN_ARGS, *flags, "--lr", "1e-3", "--max-update", "60",
+                "--save-dir", tmp_path / "cls", "--best-checkpoint-metric", "accuracy",
+                "--maximize-best-checkpoint-metric")
+    assert last_valid(out)["accuracy"] > 60.0  # chance 50
     models, _, _ = checkpoint_utils.load_model_ensemble_and_task([str(tmp_path / "cls" / "checkpoint_best.pt")])
     assert isinstance(models[0], RobertaModel)  # what fairseq's hub interface wraps
     attn = models[0].encoder.sentence_encoder.layers[0].self_attn
-    assert isinstance(attn, SelfAttention) and attn.rotary is not None and attn.qk_norm
+    assert type(attn) is SdpaSelfAttention and attn.rotary is not None and attn.qk_norm

@@ -1,11 +1,13 @@
-"""examples/wikitext-2/run.sh end to end on a few KB of generated text (CPU),
-reload, resume, the sentencepiece variant, the data stage, and the commands."""
+"""examples/wikitext-2/run.sh (the language-model template) end to end on a few KB of
+generated text (CPU): every stage, a re-run that skips, other settings refused, a resume;
+the reloaded checkpoint scores what training logged; sentencepiece pieces counted as
+words; the data stage; and the commands (dry runs)."""
 import json
 import shutil
 
 import pytest
 
-from conftest import PYTHON, ROOT, USER_DIR, fairseq, json_records, run, write_lm_corpus
+from helpers import PYTHON, ROOT, USER_DIR, binarize_lm, eval_lm, json_records, run, run_cli, write_lm_corpus
 
 RECIPE = ROOT / "examples" / "wikitext-2" / "run.sh"
 SHARED_WT2 = ROOT.parent / "shared" / "data" / "wikitext-2"
@@ -51,23 +53,26 @@ def test_eval_of_reloaded_checkpoint_equals_training_ppl(wt2_run):
     log = (exp / "train-sdpa_transformer_lm_wt2_tiny-word.log").read_text()
     last_valid = json_records(log, "valid")[-1]
     assert int(last_valid["valid_num_updates"]) == 60
-    proc = fairseq("eval_lm", exp / "data-bin-word", "--user-dir", USER_DIR,
-                   "--task", "xlmr_language_modeling",
-                   "--path", exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word" / "checkpoint_last.pt",
-                   "--gen-subset", "valid", "--sample-break-mode", "none",
-                   "--tokens-per-sample", "32", "--batch-size", "8", "--cpu")
+    out = eval_lm(exp / "data-bin-word", "--user-dir", USER_DIR, "--task", "xlmr_language_modeling",
+                  "--path", exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word" / "checkpoint_last.pt",
+                  "--gen-subset", "valid", "--sample-break-mode", "none",
+                  "--tokens-per-sample", "32", "--batch-size", "8", "--cpu")
     from xlmr_user.recipes.lm_results import parse_eval_lm
 
-    assert parse_eval_lm(proc.stdout)["ppl"] == float(last_valid["valid_ppl"])
+    assert parse_eval_lm(out)["ppl"] == float(last_valid["valid_ppl"])
 
 
 @pytest.mark.slow
-def test_rerun_resumes_from_checkpoint_last(wt2_run):
+def test_rerun_skips_refuses_other_settings_and_resumes(wt2_run):
     exp, _ = wt2_run
     ckpt = exp / "checkpoints-sdpa_transformer_lm_wt2_tiny-word"
     out = recipe("--exp", exp, "--max-update", "60", *TINY).stdout
     assert "train.done exists, skipping training" in out and "already binarized" in out
-    (ckpt / "train.done").unlink()
+    assert "is newer than the checkpoint, skipping" in out and "is newer than the evaluations" in out
+    proc = recipe("--exp", exp, "--max-update", "80", "--stage", "3", "--stop-stage", "3", *TINY, check=False)
+    assert proc.returncode == 1 and "was trained with other settings" in proc.stdout
+    assert "max_update=60" in proc.stdout and "max_update=80" in proc.stdout
+    (ckpt / "train.done").unlink()  # as the message says: to train more, delete it
     out = recipe("--exp", exp, "--max-update", "80", "--stage", "3", "--stop-stage", "3", *TINY).stdout
     assert "resuming from" in out
     assert f"Loaded checkpoint {ckpt / 'checkpoint_last.pt'} (epoch" in out and "@ 60 updates)" in out
@@ -76,19 +81,25 @@ def test_rerun_resumes_from_checkpoint_last(wt2_run):
     assert int(json_records(log, "valid")[-1]["valid_num_updates"]) == 80
 
 
-@pytest.mark.slow
-def test_sentencepiece_variant_reports_word_normalized_ppl(wt2_run):
-    exp, _ = wt2_run
-    recipe("--exp", exp, "--tokenizer", "spm", "--spm-vocab", "40", "--stage", "2",
-           "--max-update", "40", *TINY)
-    res = json.loads((exp / "results-sdpa_transformer_lm_wt2_tiny-spm.json").read_text())
-    word = json.loads((exp / "results-sdpa_transformer_lm_wt2_tiny-word.json").read_text())
+def test_sentencepiece_pieces_are_counted_as_words(tmp_path):
+    """--tokenizer spm: the report counts the same words from the pieces as from the
+    words, and its word-normalized ppl is ppl ** (tokens / words)."""
+    from xlmr_user.prep.tokenize_lm import tokenize_splits
+    from xlmr_user.recipes.lm_results import collect, count_words
+
+    raw = write_lm_corpus(tmp_path / "raw")
+    names = [f"wiki.{s}.tokens" for s in ("train", "valid", "test")]
+    assert tokenize_splits(str(raw), str(tmp_path / "tok"), 40, names)
+    word, spm = binarize_lm(raw, tmp_path / "word"), binarize_lm(tmp_path / "tok", tmp_path / "spm")
     for split in ("valid", "test"):
-        ev = res[split]
-        assert ev["words"] == word[split]["words"]  # the same words, counted from pieces
-        assert ev["tokens"] > ev["words"]
-        assert ev["word_ppl"] == pytest.approx(ev["ppl"] ** (ev["tokens"] / ev["words"]), rel=1e-3)
-        assert ev["word_ppl"] > ev["ppl"]
+        tokens, words = count_words(str(spm), split, "sentencepiece")
+        assert words == count_words(str(word), split, "token")[1] and tokens > words
+    (tmp_path / "train.log").write_text("")
+    (tmp_path / "eval.log").write_text(f"Evaluated {tokens:,} tokens in 1.0s\nLoss (base 2): 3.0000, Perplexity: 8.00\n")
+    ev = collect(str(tmp_path / "train.log"), {"test": str(tmp_path / "eval.log")}, str(spm), "sentencepiece",
+                 {})["test"]
+    assert ev["words"] == words and ev["word_ppl"] == pytest.approx(8.0 ** (tokens / words), rel=1e-3)
+    assert ev["word_ppl"] > ev["ppl"]
 
 
 def test_dry_run_commands(tmp_path):
@@ -106,7 +117,9 @@ def test_dry_run_commands(tmp_path):
 
 
 def get_wt2(*args, check=True):
-    return run([PYTHON, "-m", "xlmr_user.cli.get_wikitext2", *map(str, args)], check=check)
+    proc = run_cli("get_wikitext2", *args)
+    assert proc.returncode == 0 or not check, proc.stdout
+    return proc
 
 
 @pytest.mark.skipif(not SHARED_WT2.exists(), reason="needs ../shared/data/wikitext-2")

@@ -1,10 +1,12 @@
-"""Every change the plugin makes to fairseq's behaviour, in one place.
+"""Every process-wide change the plugin makes to fairseq, in one place, and nothing else.
 
-``install()`` is called once, when fairseq imports the plugin (``--user-dir``)
-or when Python code imports ``xlmr_user``.  To check a fairseq upgrade, read
-this file: each fix says what it changes, why, the upstream issue, and when to
-remove it.  Components reach fairseq through its registries, subclasses and
-hooks; only the fixes marked *patch* replace a fairseq function.
+``install()`` is called once, when the plugin is loaded (``--user-dir``, or
+:func:`xlmr_user.register` from Python); importing a module of ``xlmr_user``
+changes nothing.  To check a fairseq upgrade, read this file: each fix says what it
+changes, why, the upstream issue, and when to remove it.  Everything else the plugin
+does reaches fairseq through its registries, subclasses and hooks (the tasks'
+additions, such as scoring every evaluation example and the vocabulary guard, are in
+:mod:`xlmr_user.tasks.plugin_task`).
 
 | fix | kind | what it changes |
 |---|---|---|
@@ -14,9 +16,8 @@ hooks; only the fixes marked *patch* replace a fairseq function.
 | 4 ``full_help`` | patch ``options.parse_args_and_arch`` | ``--help`` lists task, model and criterion options |
 | 5 ``check_criterion`` | patch ``criterions.build_criterion`` | a criterion that cannot work with the task is a one-line error |
 | 6 ``one_line_errors`` | ``sys.excepthook`` | user errors end fairseq's tools as ``error: ...`` |
-| 7 ``EvaluateEveryExample`` | task mixin | no evaluation example is dropped |
-| 8 ``guard_vocabulary`` | load_state_dict pre-hook | a checkpoint with another vocabulary is a one-line error |
-| 9 ``numpy_aliases`` | numpy attributes | fairseq's ``np.compat.long`` exists under NumPy 2 |
+| (7, 8) | | now task features: :mod:`xlmr_user.tasks.plugin_task` |
+| 9 ``numpy_aliases`` | patch two fairseq modules' ``np`` | fairseq's ``np.compat.long`` exists under NumPy 2 |
 | 10 ``bf16_without_tpu`` | patch ``options.parse_args_and_arch`` | ``--bf16`` trains in bfloat16 on a GPU instead of asking for a TPU |
 | 11 ``stop_batch_prefetch`` | ``atexit`` handler | fairseq-train no longer aborts at exit after stopping mid-epoch |
 """
@@ -28,13 +29,13 @@ import pickle
 import re
 import shutil
 import sys
+import types
 import zipfile
 
 import numpy as np
 import torch
 
-from .errors import (ConfigError, CorruptCheckpointError, UntrustedCheckpointError,
-                     VocabularyMismatchError, report)
+from .errors import ConfigError, CorruptCheckpointError, UntrustedCheckpointError, report
 
 logger = logging.getLogger(__name__)
 _MARK = "_xlmr_user_fix"
@@ -121,11 +122,12 @@ def _raised_while_reading(exc: BaseException) -> bool:
 
 
 def _refused_global(exc: BaseException):
-    """The class torch's weights_only unpickler refused, or None."""
+    """The class torch's weights_only unpickler refused, or None (for any other error,
+    a malformed pickle among them)."""
     if not isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" not in str(exc):
         return None
     found = re.search(r"GLOBAL (\S+)", str(exc))
-    return found.group(1) if found else "an unsupported object"
+    return found.group(1) if found else None
 
 
 def clear_load_errors(original):
@@ -205,14 +207,12 @@ def full_help(original):
 MASKED_LM_CRITERIA = ("masked_lm", "legacy_masked_lm_loss")
 
 
-def criterion_name(cfg) -> str:
-    return getattr(cfg, "_name", None) or getattr(cfg, "criterion", None) or "?"
-
-
 def check_criterion(original):
     def build_criterion(cfg, task, *args, **kwargs):
         from fairseq.tasks import TASK_REGISTRY
         from fairseq.tasks.language_modeling import LanguageModelingTask
+
+        from .tasks.plugin_task import criterion_name
 
         name = criterion_name(cfg)
         if name in MASKED_LM_CRITERIA and isinstance(task, LanguageModelingTask):
@@ -244,82 +244,39 @@ def one_line_errors(previous):
 
 
 # ---------------------------------------------------------------------------
-# 7. Every evaluation example is scored
-#    Why: fairseq's batch_by_size drops the last batch when its size is not a
-#    multiple of --required-batch-size-multiple (default 8; fairseq#5036), so
-#    validation and test scores silently leave out up to 7 examples.  The
-#    plugin's tasks mix this in: splits not named train* batch with a multiple
-#    of 1; training batches keep the requested multiple.
-#    Remove when: fairseq#5036 is fixed.
-# ---------------------------------------------------------------------------
-class EvaluateEveryExample:
-    def _split_name(self, dataset):
-        return next((name for name, ds in self.datasets.items() if ds is dataset), None)
-
-    def get_batch_iterator(self, dataset, *args, required_batch_size_multiple=1, **kwargs):
-        split = self._split_name(dataset)
-        if required_batch_size_multiple > 1 and split is not None and not split.startswith("train"):
-            logger.info(
-                "%s: batching with a multiple of 1 instead of %d, so no example is dropped "
-                "from evaluation (fairseq#5036)", split, required_batch_size_multiple)
-            required_batch_size_multiple = 1
-        return super().get_batch_iterator(
-            dataset, *args, required_batch_size_multiple=required_batch_size_multiple, **kwargs)
-
-
-# ---------------------------------------------------------------------------
-# 8. A checkpoint trained with another vocabulary (or --max-positions) is a clear error
-#    Why: --restore-file, resuming and fairseq-validate on data binarized with
-#    another dict.txt, or with another --max-positions, fail with a size-mismatch
-#    RuntimeError that does not say what is wrong or how to fix it.  The plugin's tasks attach this
-#    load_state_dict pre-hook to the models they build.
-#    Remove when: never (fairseq does not know which dictionary file it used).
-# ---------------------------------------------------------------------------
-def check_vocabulary(own: dict, state_dict: dict, dict_path: str) -> None:
-    for key, value in state_dict.items():
-        if key not in own or not hasattr(value, "shape") or value.dim() < 1 or own[key].dim() < 1:
-            continue
-        theirs, ours = value.shape[0], own[key].shape[0]
-        if "embed_tokens" in key and theirs != ours:
-            raise VocabularyMismatchError(
-                f"the checkpoint's vocabulary has {theirs} entries ({key}) but the "
-                f"data dictionary {dict_path} gives {ours}: the checkpoint was "
-                "trained with another dict.txt; binarize the data with the checkpoint's own "
-                "dict.txt (data-prep/prepare_classification.sh --pretrained DIR, or "
-                "fairseq-preprocess --srcdict)")
-        if "embed_positions" in key and theirs != ours:
-            raise ConfigError(
-                f"the checkpoint has {theirs - 2} positions ({key}) but this model "
-                f"{ours - 2}: set --max-positions {theirs - 2} (MAX_POSITIONS={theirs - 2} in the "
-                "recipes), the value the checkpoint was trained with")
-
-
-def guard_vocabulary(model, dict_path: str):
-    def hook(module, state_dict, prefix, *args):
-        if prefix == "":
-            check_vocabulary(module.state_dict(), state_dict, dict_path)
-
-    model.register_load_state_dict_pre_hook(hook)
-    return model
-
-
-# ---------------------------------------------------------------------------
 # 9. fairseq under NumPy 2
 #    Why: fairseq 0.12's TokenBlockDataset (--sample-break-mode eos) and
 #    LanguagePairDataset use ``np.compat.long``, and NumPy 2.0 removed
-#    ``np.compat``.  ``np.compat.long`` was Python's ``int``: the name is put back
-#    as exactly that, only where NumPy lacks it.  This lets the plugin run on
-#    NumPy 2 (a CUDA machine's stack) instead of pinning NumPy 1 everywhere.
-#    fairseq's other removed names (``np.int`` in compute_mask_indices'
-#    no-overlap path, ``np.float`` in DynamicCRF) sit behind code that already
-#    fails on NumPy 1.26 and that no plugin component reaches: left alone.
+#    ``np.compat``.  ``np.compat.long`` was Python's ``int``.  Those two fairseq
+#    modules get, as their ``np``, a view of NumPy that has ``compat.long = int``
+#    too; NumPy itself, and every other module, stay as they are.  This lets the
+#    plugin run on NumPy 2 instead of pinning NumPy 1 everywhere.  fairseq's other
+#    removed names (``np.int`` in compute_mask_indices' no-overlap path,
+#    ``np.float`` in DynamicCRF) sit behind code that already fails on NumPy 1.26
+#    and that no plugin component reaches: left alone.
 #    Remove when: fairseq stops using np.compat (fixed on fairseq's main branch).
 # ---------------------------------------------------------------------------
-def numpy_aliases() -> None:
-    import types
+NP_COMPAT_MODULES = ("fairseq.data.token_block_dataset", "fairseq.data.language_pair_dataset")
 
-    if not hasattr(np, "compat"):
-        np.compat = types.SimpleNamespace(long=int)
+
+class NumpyWithCompat(types.ModuleType):
+    """NumPy, plus ``compat.long`` (Python's ``int``, as in NumPy 1)."""
+
+    compat = types.SimpleNamespace(long=int)
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def numpy_aliases() -> None:
+    if hasattr(np, "compat"):  # NumPy 1
+        return
+    import importlib
+
+    for name in NP_COMPAT_MODULES:
+        module = importlib.import_module(name)
+        if not isinstance(module.np, NumpyWithCompat):
+            module.np = NumpyWithCompat("numpy")
 
 
 # ---------------------------------------------------------------------------
@@ -384,7 +341,7 @@ def stop_batch_prefetch(timeout: float = 10.0) -> int:
 
 
 def install() -> None:
-    """Apply fixes 1-6 and 9-11 (7 and 8 are used by the plugin's tasks).  Idempotent."""
+    """Apply every fix.  Idempotent."""
     numpy_aliases()
     from fairseq import checkpoint_utils, criterions, options
     from fairseq.file_io import PathManager

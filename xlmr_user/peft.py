@@ -11,7 +11,7 @@ optimizer never sees it):
 | option            | trainable                                            |
 |-------------------|------------------------------------------------------|
 | (none)            | everything                                           |
-| --freeze-encoder  | the classification head                              |
+| --freeze-encoder  | the head (the sentence or token classification head) |
 | --bitfit          | every bias of the encoder, and the head              |
 | --lora-rank R     | LoRA A/B of --lora-modules, and the head (+ biases with --bitfit) |
 """
@@ -27,7 +27,7 @@ from .modules.lora import LORA_TARGETS, add_lora
 
 logger = logging.getLogger(__name__)
 
-HEAD_PREFIX = "classification_heads."
+HEAD_PREFIXES = ("classification_heads.", "token_heads.")  # sentence and token heads
 ENCODER_PREFIX = "encoder.sentence_encoder."
 
 
@@ -56,7 +56,7 @@ def parse_lora_modules(spec: str) -> List[str]:
 
 
 def _trainable(name: str, cfg: PeftConfig) -> bool:
-    if name.startswith(HEAD_PREFIX):
+    if name.startswith(HEAD_PREFIXES):
         return True
     if cfg.freeze_encoder:
         return False
@@ -93,9 +93,9 @@ def apply_peft(model: nn.Module, cfg) -> nn.Module:
                           "with --bitfit or --lora-rank")
     if cfg.lora_rank < 0:
         raise ConfigError(f"--lora-rank {cfg.lora_rank}: must be 0 (off) or positive")
-    if not hasattr(model, "classification_heads"):
+    if not hasattr(model, "classification_heads") and not hasattr(model, "token_heads"):
         raise ConfigError(f"{type(model).__name__}: --freeze-encoder/--bitfit/--lora-rank "
-                          "need a roberta model with a classification head")
+                          "need a roberta model with a classification or token head")
     if cfg.lora_rank > 0:
         n = add_lora(model, cfg.lora_rank, cfg.lora_alpha, parse_lora_modules(cfg.lora_modules),
                      prefix=ENCODER_PREFIX)

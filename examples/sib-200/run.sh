@@ -7,34 +7,29 @@
 #   examples/sib-200/run.sh                        # from scratch: the baseline
 #   examples/sib-200/run.sh --mode in-language     # train and test in each language: the upper reference
 #   make sib-200 PRETRAINED=exp/pretrain/model FROM=../shared/data/sib-200
-# Its own knobs: --train-lang, --langs, --mode (zero-shot | in-language); the rest are the
-# classification template's (--help lists them). In-language runs go to EXP/LANG, EXP defaulting
-# to exp/classification/sib-200-in-language[-ft-PRETRAINED][-PEFT], with a summary in EXP/results.json.
+# Its own knobs are below; every other one is the classification template's (--help lists
+# both). In-language runs go to EXP/LANG, with a summary in EXP/results.json.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../data-prep/common.sh"
 source "$here/../templates/lib.sh"
 template="$here/../templates/classification.sh"
-train_lang=${TRAIN_LANG:-eng_Latn}
-langs=${LANGS:-}
-mode=${MODE:-zero-shot}
-data=${DATA:-$XLMR_ROOT/data/sib-200}
-exp=${EXP:-}
-pretrained=${PRETRAINED:-}
-peft=${PEFT:-full}
-pass=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --help|-h) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; echo; exec "$template" --recipe-dir "$here" --help ;;
-    --train-lang|--langs|--mode|--data|--exp)
-      [ $# -ge 2 ] || die "$1 needs a value"
-      v=${1#--}; printf -v "${v//-/_}" '%s' "$2"; shift 2 ;;
-    --pretrained|--peft) [ $# -ge 2 ] || die "$1 needs a value"
-      v=${1#--}; printf -v "$v" '%s' "$2"; pass+=("$1" "$2"); shift 2 ;;
-    *) pass+=("$1"); shift ;;
-  esac
-done
-export LANGS="$langs" PRETRAINED="$pretrained" PEFT="$peft"  # local/data.sh fetches LANGS
+help_message=$(sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//')
+knob train_lang eng_Latn "the language to fine-tune on (and select the checkpoint on)"
+knob langs "" "languages to fetch and test (default: every one in the data)"
+knob mode zero-shot "zero-shot (train on TRAIN_LANG, test every language) or in-language (train and test each)"
+knob data "$XLMR_ROOT/data/sib-200" "where stage 1 puts SIB-200 (LANG/{train,dev,test}.tsv, labels.txt)"
+knob exp "" "experiment folder (default: the template's; in-language: exp/classification/sib-200-in-language[-ft-PRETRAINED][-PEFT])"
+knob pretrained "" "a pretrained model directory to fine-tune (its own vocabulary)"
+knob peft full "what trains: full, freeze, bitfit or lora"
+# every other option is the classification template's
+help_after_knobs='echo; echo "and the classification template'"'"'s knobs:"; "$template" --recipe-dir "$here" --help | sed -n "/^Knobs/,\$p" | tail -n +2'
+passthrough_unknown=1
+source "$here/../templates/parse_options.sh"
+pass=(${passthrough[@]+"${passthrough[@]}"})
+[ -z "$pretrained" ] || pass+=(--pretrained "$pretrained")
+[ "$peft" = full ] || pass+=(--peft "$peft")
+export LANGS="$langs"  # local/data.sh fetches LANGS
 columns=(--data "$data" --text-column text --label-column category --labels-file "{data}/labels.txt")
 case "$mode" in
   zero-shot)

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# The classification template: every text-classification recipe runs this.
+# The classification template: every recipe that classifies sentences (TASK=text_classification)
+# or tags words (TASK=token_classification: NER, POS) runs this.
 set -euo pipefail
 templates="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$templates/../../data-prep/common.sh"
 source "$templates/lib.sh"
 
 help_message=$(cat <<'EOF'
-Train (or fine-tune) a text classifier with fairseq-train --user-dir xlmr_user.
+Train (or fine-tune) a text classifier or a tagger with fairseq-train --user-dir xlmr_user.
 
   RECIPE/run.sh [--stage N --stop-stage M] [--knob value ...]     (or KNOB=value in the environment)
 
 Stages:
   1  data:      RECIPE/local/data.sh --dest DATA [--from FROM] (recipes without one take --data DIR)
-  2  prepare:   check the TSVs in DATA (or DATA/DATA_SUBDIR), sentencepiece (or PRETRAINED's),
-                fairseq-preprocess -> EXP/data-bin
+  2  prepare:   check the TSVs (a tagger: the CoNLL / CoNLL-U files) in DATA (or DATA/DATA_SUBDIR),
+                sentencepiece (or PRETRAINED's), binarize -> EXP/data-bin
   3  train:     fairseq-train with the options of --train-config (RECIPE/conf/train.yaml), then
                 the knobs given here; --fp16 and all GPUs on a GPU machine, --cpu otherwise;
                 progress on the terminal, the whole log in EXP/train.log
-  4  evaluate:  fairseq-validate with checkpoint_best.pt on valid (and test)
+  4  evaluate:  fairseq-validate with checkpoint_best.pt on valid (and test), EXP/eval.log
   5  report:    EXP/model (xlmr-export); EVAL sets (xlmr-evaluate -> EXP/eval_sets.{json,png});
                 EXP/results.json, EXP/learning_curve.png
 Every stage skips finished work; a killed training run resumes from checkpoint_last.pt.
@@ -40,49 +41,49 @@ stopped. ARCH=bilstm_classifier takes conf/train_bilstm.yaml unless --train-conf
 EOF
 )
 
-# ---- knobs: --options or environment variables (upper case) ----
-recipe_dir=${RECIPE_DIR:-$templates/../classification}
-train_config=${TRAIN_CONFIG:-}
-from=${FROM:-}
-data=${DATA:-}
-name=${NAME:-}
-exp=${EXP:-}
-pretrained=${PRETRAINED:-}
-vocab_size=${VOCAB_SIZE:-8000}
-peft=${PEFT:-full}         # full | freeze | bitfit | lora
-lora_rank=${LORA_RANK:-8}
-lora_alpha=${LORA_ALPHA:-16}
-lr=${LR:-auto}
-warmup_ratio=${WARMUP_RATIO:-0.06}
-max_update=${MAX_UPDATE:-0}
-seed=${SEED:-1}
-log_interval=${LOG_INTERVAL:-50}
-extra_train_args=${EXTRA_TRAIN_ARGS:-}
-data_subdir=${DATA_SUBDIR:-}
-text_column=${TEXT_COLUMN:-}
-text_pair_column=${TEXT_PAIR_COLUMN:-}
-label_column=${LABEL_COLUMN:-label}
-labels_file=${LABELS_FILE:-}
-eval=${EVAL:-}
-validate_interval=${VALIDATE_INTERVAL:-auto}
+# ---- knobs: --name value, or NAME=value in the environment ----
+knob recipe_dir "$templates/../classification" "the recipe's folder (conf/, local/data.sh)"
+knob task text_classification "text_classification (a label per sentence or sentence pair; TSV data) or token_classification (a tag per word; CoNLL / CoNLL-U data)"
+knob scheme auto "token_classification: the tags' scheme: auto, iob2, iob1 (converted to iob2), bioes, none (POS)"
+knob tag_column last "token_classification: the tag's column: last, a number from 1, or upos/xpos in CoNLL-U"
+knob train_config "" "fairseq-train options file (default RECIPE/conf/train.yaml; conf/train_bilstm.yaml for a BiLSTM)"
+knob from "" "a local copy of the dataset for stage 1 (local/data.sh --from)"
+knob data "" "the folder with train.tsv, dev.tsv and optionally test.tsv (default data/RECIPE for recipes with local/data.sh)"
+knob data_subdir "" "the TSVs are in DATA/DATA_SUBDIR (one language of a multilingual dataset)"
+knob text_column "" "header name of the text column (default: the columns other than the label and id columns)"
+knob text_pair_column "" "header name of the second text of a pair"
+knob label_column label "header name of the label column"
+knob labels_file "" "label list, one a line: fixes the class order ({data} stands for DATA)"
+knob eval "" "more labelled test sets for the model, 'NAME=PATH ...' or a quoted glob ({data} stands for DATA)"
+knob name "" "experiment name (default: the data folder, -ft-PRETRAINED, -PEFT)"
+knob exp "" "experiment folder (default exp/classification/NAME)"
+knob pretrained "" "a pretrained model directory (model.pt, dict.txt, sentencepiece.bpe.model) to fine-tune"
+knob peft full "what trains: full, freeze (the head), bitfit (biases + head) or lora"
+knob lora_rank 8 "LoRA rank (PEFT=lora)"
+knob lora_alpha 16 "LoRA alpha (PEFT=lora)"
+knob vocab_size 8000 "sentencepiece pieces, when the data brings its own tokenizer (upper bound)"
+knob lr auto "learning rate; auto: the conf's, else 5e-4 from scratch, with PRETRAINED 1e-5 (full), 5e-4 (lora, bitfit), 1e-3 (freeze)"
+knob warmup_ratio 0.06 "share of the updates spent warming the learning rate up"
+knob max_update 0 "updates to train (0: MAX_EPOCH epochs)"
+knob seed 1 "random seed"
+knob log_interval 50 "updates between progress lines"
+knob validate_interval auto "updates between dev checks: auto (a quarter of an epoch, at least 50), epoch, or a number"
+knob extra_train_args "" "more fairseq-train flags, appended last"
 # empty: the value in --train-config
-arch=${ARCH:-}
-max_positions=${MAX_POSITIONS:-}
-batch_size=${BATCH_SIZE:-}
-max_epoch=${MAX_EPOCH:-}
-label_smoothing=${LABEL_SMOOTHING:-}
-dropout=${DROPOUT:-}
-weight_decay=${WEIGHT_DECAY:-}
-patience=${PATIENCE:-}
-stop_time_hours=${STOP_TIME_HOURS:-}
-stage=${STAGE:-1}
-stop_stage=${STOP_STAGE:-5}
 conf_knobs="arch max_positions batch_size max_epoch label_smoothing dropout weight_decay patience
             stop_time_hours"
-_knobs="recipe_dir train_config from data data_subdir text_column text_pair_column label_column
-        labels_file eval name exp pretrained peft lora_rank lora_alpha vocab_size lr
-        warmup_ratio max_update seed log_interval validate_interval extra_train_args $conf_knobs
-        stage stop_stage $launch_knobs"
+knob arch "" "model architecture (xlmr_tiny|small|base|large, bilstm_classifier); empty: the conf's"
+knob max_positions "" "tokens per example at most, special tokens included; empty: the conf's"
+knob batch_size "" "sentences per batch; empty: the conf's"
+knob max_epoch "" "epochs at most; empty: the conf's"
+knob label_smoothing "" "label smoothing of the loss; empty: the conf's"
+knob dropout "" "dropout; empty: the conf's"
+knob weight_decay "" "weight decay; empty: the conf's"
+knob patience "" "stop after this many dev checks without a better dev metric (-1: never); empty: the conf's"
+knob stop_time_hours "" "stop training after this many hours (the schedule ends with the time); empty: the conf's"
+knob stage 1 "first stage to run"
+knob stop_stage 5 "last stage to run"
+launch_knobs
 source "$templates/parse_options.sh"
 
 if [ -z "$train_config" ] && [[ "$arch" == bilstm* ]]; then
@@ -103,6 +104,8 @@ fi
 mkdir -p "$(dirname "$data")" && data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
 data_dir=$data${data_subdir:+/$data_subdir}  # the folder with train.tsv, dev.tsv, test.tsv
 labels_file=${labels_file//\{data\}/$data}
+case "$task" in text_classification|token_classification) ;;
+  *) die "--task must be text_classification or token_classification, not '$task'" ;; esac
 case "$peft" in
   full) peft_args=() ;;
   freeze) peft_args=(--freeze-encoder) ;;
@@ -125,18 +128,20 @@ fi
 exp=${exp:-$XLMR_ROOT/exp/classification/$name}
 mkdir -p "$exp"
 resolve_launch
-conf_lr=$("$PYTHON" "$templates/train_config.py" "$train_config" --get lr)
+conf_lr=$("$PYTHON" -m xlmr_user.recipes.train_config "$train_config" --get lr)
 if [ "$lr" = auto ] && [ -n "$conf_lr" ]; then
   lr=$conf_lr
 elif [ "$lr" = auto ]; then
   if [ -z "$pretrained" ]; then lr=5e-4
-  else case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
+  else case "$task" in text_classification|token_classification) ;;
+  *) die "--task must be text_classification or token_classification, not '$task'" ;; esac
+case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
   fi
 fi
 databin="$exp/data-bin"
 ckpt="$exp/checkpoints"
 # what training depends on: a finished run with other settings is not reused
-settings="arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
+settings="$( [ "$task" = text_classification ] || echo "task=$task ")arch=$arch pretrained=${pretrained:-none} peft=$peft${peft_args[*]:+ ${peft_args[*]}} lr=$lr batch_size=$batch_size max_epoch=$max_epoch max_update=$max_update seed=$seed"
 [ -z "$stop_time_hours" ] || settings+=" stop_time_hours=$stop_time_hours"  # absent when unset, as before
 
 if stage_enabled 1 && [ -x "$recipe_dir/local/data.sh" ]; then
@@ -154,84 +159,88 @@ if stage_enabled 2 && [ -f "$databin/meta.json" ]; then
   log "stage 2: $databin is already prepared (meta.json), skipping"
 elif stage_enabled 2; then
   log "stage 2: prepare $data_dir -> $databin"
-  prep_args=(--from "$data_dir" --dest "$databin" --vocab-size "$vocab_size" --label-column "$label_column")
+  prep_args=(--from "$data_dir" --dest "$databin" --vocab-size "$vocab_size")
   [ -n "$pretrained" ] && prep_args+=(--pretrained "$pretrained")
-  [ -n "$text_column" ] && prep_args+=(--text-column "$text_column")
-  [ -n "$text_pair_column" ] && prep_args+=(--text-pair-column "$text_pair_column")
   [ -n "$labels_file" ] && prep_args+=(--labels "$labels_file")
-  run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
+  if [ "$task" = token_classification ]; then
+    run_cmd "$XLMR_ROOT/data-prep/prepare_tagging.sh" "${prep_args[@]}" --scheme "$scheme" --tag-column "$tag_column"
+  else
+    prep_args+=(--label-column "$label_column")
+    [ -n "$text_column" ] && prep_args+=(--text-column "$text_column")
+    [ -n "$text_pair_column" ] && prep_args+=(--text-pair-column "$text_pair_column")
+    run_cmd "$XLMR_ROOT/data-prep/prepare_classification.sh" "${prep_args[@]}"
+  fi
 fi
+# the dev metric that picks the checkpoint: a tagger's entity F1 (accuracy for POS tags)
+metric=accuracy
+if [ "$task" = token_classification ]; then
+  if [ -f "$databin/meta.json" ]; then
+    [ "$(json_get "$databin/meta.json" scheme)" = none ] || metric=f1
+  elif [ "$scheme" != none ]; then
+    metric=f1
+  fi
+fi
+criterion=$("$PYTHON" -m xlmr_user.recipes.train_config "$train_config" --get criterion)
 
 if stage_enabled 3; then
-  if [ -f "$ckpt/train.done" ]; then
-    [ "$(cat "$ckpt/train.done")" = "$settings" ] || [ ! -s "$ckpt/train.done" ] || die "$ckpt was trained with other settings:
-  then: $(cat "$ckpt/train.done")
-  now:  $settings
-use another --exp (or delete $ckpt to train again)"
-    log "stage 3: $ckpt/train.done exists, skipping training (delete it to train again)"
-  else
-    if [ -f "$databin/meta.json" ]; then
-      n_train=$(json_get "$databin/meta.json" splits.train)
-    elif [ -f "$data_dir/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
-      n_train=$(( $(wc -l < "$data_dir/train.tsv") - 1 ))
-    else  # dry run before stage 1
-      n_train=0; log "stage 3: (dry run) $data_dir/train.tsv is not there yet: the update count is unknown"
-    fi
-    eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
-    updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))
-    total_updates=$max_update
-    [ "$total_updates" -gt 0 ] || total_updates=$(( updates_per_epoch * max_epoch ))
-    warmup_updates=$("$PYTHON" -c "print(max(1, int($total_updates * $warmup_ratio)))")
-    case "$validate_interval" in
-      auto) validate_interval=$(( updates_per_epoch / 4 > 50 ? (updates_per_epoch + 3) / 4 : 50 ))
-            [ "$updates_per_epoch" -ge "$validate_interval" ] || validate_interval=epoch ;;
-      epoch) ;;
-      *[!0-9]*|'') die "--validate-interval must be a number of updates, auto or epoch, not '$validate_interval'" ;;
-    esac
-    validate_args=()
-    if [ "$validate_interval" != epoch ]; then
-      # the best checkpoint is saved when validated: save at the same interval, keep one
-      validate_args=(--validate-interval-updates "$validate_interval" --save-interval-updates "$validate_interval"
-                     --keep-interval-updates 1)
-    fi
-    restore=()
-    if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
-      restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
-    fi
-    log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), at most $total_updates updates, dev accuracy every $validate_interval$( [ "$validate_interval" = epoch ] || echo " updates"), patience ${patience:--1} (log: $exp/train.log)"
-    mkdir -p "$ckpt"
-    mapfile -t conf_args < <(train_config_flags "$train_config")
-    # shellcheck disable=SC2046,SC2086
-    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task text_classification \
-      "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} --lr "$lr" \
-      --warmup-updates "$warmup_updates" --total-num-update "$total_updates" --max-update "$total_updates" \
-      --seed "$seed" --log-format json --log-interval "$log_interval" \
-      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" ${validate_args[@]+"${validate_args[@]}"} \
-      "${restore[@]}" ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train.log" "$total_updates" accuracy --maximize \
-        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
-    [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
+  if [ -f "$databin/meta.json" ]; then
+    n_train=$(json_get "$databin/meta.json" splits.train)
+  elif [ -f "$data_dir/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
+    n_train=$(( $(wc -l < "$data_dir/train.tsv") - 1 ))
+  else  # dry run before stage 1
+    n_train=0; log "stage 3: (dry run) $data_dir/train.tsv is not there yet: the update count is unknown"
   fi
+  eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
+  updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))
+  total_updates=$max_update
+  [ "$total_updates" -gt 0 ] || total_updates=$(( updates_per_epoch * max_epoch ))
+  warmup_updates=$("$PYTHON" -c "print(max(1, int($total_updates * $warmup_ratio)))")
+  case "$validate_interval" in
+    auto) validate_interval=$(( updates_per_epoch / 4 > 50 ? (updates_per_epoch + 3) / 4 : 50 ))
+          [ "$updates_per_epoch" -ge "$validate_interval" ] || validate_interval=epoch ;;
+    epoch) ;;
+    *[!0-9]*|'') die "--validate-interval must be a number of updates, auto or epoch, not '$validate_interval'" ;;
+  esac
+  validate_args=()
+  if [ "$validate_interval" != epoch ]; then
+    # the best checkpoint is saved when validated: save at the same interval, keep one
+    validate_args=(--validate-interval-updates "$validate_interval" --save-interval-updates "$validate_interval"
+                   --keep-interval-updates 1)
+  fi
+  restore=()
+  if [ -n "$pretrained" ] && [ ! -f "$ckpt/checkpoint_last.pt" ]; then
+    restore=(--restore-file "$pretrained/model.pt" --reset-optimizer --reset-dataloader --reset-meters)
+  fi
+  log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), at most $total_updates updates, dev $metric every $validate_interval$( [ "$validate_interval" = epoch ] || echo " updates"), patience ${patience:--1} (log: $exp/train.log)"
+  mapfile -t conf_args < <(train_config_flags "$train_config")
+  # shellcheck disable=SC2046,SC2086
+  train_stage "$ckpt" "$settings" "$exp/train.log" "$total_updates" "$metric" --maximize \
+      ${stop_time_hours:+--stop-time-hours "$stop_time_hours"} -- \
+    "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task "$task" \
+    "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} --lr "$lr" \
+    --best-checkpoint-metric "$metric" --maximize-best-checkpoint-metric \
+    --warmup-updates "$warmup_updates" --total-num-update "$total_updates" --max-update "$total_updates" \
+    --seed "$seed" --log-format json --log-interval "$log_interval" \
+    --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" ${validate_args[@]+"${validate_args[@]}"} \
+    ${restore[@]+"${restore[@]}"} ${peft_args[@]+"${peft_args[@]}"} $(device_flags) $extra_train_args
 fi
 
 if stage_enabled 4; then
-  log "stage 4: evaluate $ckpt/checkpoint_best.pt"
-  splits=(valid)
-  [ -f "$databin/label/test.bin" ] && splits+=(test)
-  for split in "${splits[@]}"; do
-    if [ -s "$exp/eval.$split.log" ] && [ "$exp/eval.$split.log" -nt "$ckpt/checkpoint_best.pt" ]; then
-      log "stage 4: $exp/eval.$split.log is newer than the checkpoint, skipping"
-      continue
-    fi
-    run_logged "$exp/eval.$split.log" fairseq-validate "$databin" --user-dir "$XLMR_USER_DIR" \
-      --task text_classification --criterion label_smoothed_classification \
-      --path "$ckpt/checkpoint_best.pt" --valid-subset "$split" --batch-size "$batch_size" \
+  splits=valid
+  [ -f "$databin/label/test.bin" ] && splits+=,test  # a labelled test split
+  if is_current "$exp/eval.log" "$ckpt/checkpoint_best.pt"; then
+    log "stage 4: $exp/eval.log is newer than the checkpoint, skipping"
+  else
+    log "stage 4: evaluate $ckpt/checkpoint_best.pt on $splits"
+    run_logged "$exp/eval.log" fairseq-validate "$databin" --user-dir "$XLMR_USER_DIR" \
+      --task "$task" --criterion "$criterion" \
+      --path "$ckpt/checkpoint_best.pt" --valid-subset "$splits" --batch-size "$batch_size" \
       --log-format json $( [ "$ngpu" -gt 0 ] || echo --cpu )
-  done
+  fi
 fi
 
 if stage_enabled 5; then
-  if [ -f "$exp/model/model.pt" ] && [ "$exp/model/model.pt" -nt "$ckpt/checkpoint_best.pt" ]; then
+  if is_current "$exp/model/model.pt" "$ckpt/checkpoint_best.pt"; then
     log "stage 5: $exp/model is newer than the checkpoint, keeping it"
   else
     log "stage 5: export $ckpt/checkpoint_best.pt -> $exp/model"
@@ -239,24 +248,28 @@ if stage_enabled 5; then
       --data "$databin" --out "$exp/model" --force
   fi
   eval_args=()
-  for split in valid test; do
-    [ -f "$exp/eval.$split.log" ] && eval_args+=(--eval "$split=$exp/eval.$split.log")
-  done
-  if [ -n "$eval" ]; then
+  [ -f "$exp/eval.log" ] && eval_args+=(--eval "$exp/eval.log")
+  if [ -n "$eval" ] && is_current "$exp/eval_sets.json" "$exp/model/model.pt" \
+     && [ "$(cat "$exp/eval_sets.spec" 2>/dev/null)" = "$eval" ]; then
+    log "stage 5: $exp/eval_sets.json (EVAL=$eval) is newer than the model, skipping its evaluation"
+  elif [ -n "$eval" ]; then
     log "stage 5: evaluate $exp/model on $eval"
     # word splitting on purpose: EVAL is a space-separated list; globs reach xlmr-evaluate unexpanded
     set -f
     # shellcheck disable=SC2086
     run_cmd "$PYTHON" -m xlmr_user.cli.evaluate "$exp/model" $eval --data "$data" \
-      --out "$exp/eval_sets.json" --png "$exp/eval_sets.png" --title "$name: accuracy per test set" \
+      --out "$exp/eval_sets.json" --png "$exp/eval_sets.png" --title "$name: $metric per test set" \
       --batch-size "$batch_size" $( [ "$ngpu" -gt 0 ] && echo --device cuda )
     set +f
+    [ "${DRY_RUN:-0}" = 1 ] || echo "$eval" > "$exp/eval_sets.spec"
+  fi
+  if [ -n "$eval" ]; then
     eval_args+=(--eval-sets "$exp/eval_sets.json" --eval-png "$exp/eval_sets.png")
   fi
   run_cmd "$PYTHON" -m xlmr_user.cli.report_classification --train-log "$exp/train.log" \
-    --meta "$databin/meta.json" ${eval_args[@]+"${eval_args[@]}"} --tensorboard "$exp/tensorboard" \
+    --meta "$databin/meta.json" ${eval_args[@]+"${eval_args[@]}"} \
     --png "$exp/learning_curve.png" --set "dataset=$name" --set "arch=$arch" \
     --set "peft=$peft" --set "pretrained=${pretrained:-null}" --set "lr=$lr" \
-    --set "ngpu=$ngpu" --out "$exp/results.json"
+    --set "ngpu=$ngpu" --set "task=$task" --metric "$metric" --out "$exp/results.json"
   log "wrote $exp/results.json; predict with: xlmr-predict $exp/model < sentences.txt"
 fi

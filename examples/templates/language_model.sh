@@ -25,40 +25,39 @@ value from --train-config.
 EOF
 )
 
-# ---- knobs: --options or environment variables (upper case) ----
-recipe_dir=${RECIPE_DIR:-}
-train_config=${TRAIN_CONFIG:-}
-from=${FROM:-}
-data_args=${DATA_ARGS:-}
-name=${NAME:-}
-exp=${EXP:-}
-text_name=${TEXT_NAME:-%s.txt}
-tokenizer=${TOKENIZER:-word}
-spm_vocab=${SPM_VOCAB:-8000}
-seed=${SEED:-1}
-workers=${WORKERS:-2}
-log_interval=${LOG_INTERVAL:-100}
-extra_train_args=${EXTRA_TRAIN_ARGS:-}
+# ---- knobs: --name value, or NAME=value in the environment ----
+knob recipe_dir "" "the recipe's folder (conf/, local/data.sh)"
+knob train_config "" "fairseq-train options file (default RECIPE/conf/train.yaml)"
+knob from "" "a local copy of the corpus for stage 1 (local/data.sh --from)"
+knob data_args "" "more options for local/data.sh (--mini)"
+knob name "" "experiment name (default: the recipe's folder name)"
+knob exp "" "experiment folder (default exp/NAME)"
+knob text_name "%s.txt" "file names of the splits, %s standing for train, valid, test"
+knob tokenizer word "word (the corpus' own tokens) or spm (a sentencepiece model trained on train)"
+knob spm_vocab 8000 "sentencepiece pieces (--tokenizer spm)"
+knob seed 1 "random seed"
+knob workers 2 "fairseq-preprocess workers"
+knob log_interval 100 "updates between progress lines"
+knob extra_train_args "" "more fairseq-train flags, appended last"
 # empty: the value in --train-config
-arch=${ARCH:-}
-criterion=${CRITERION:-}
-label_smoothing=${LABEL_SMOOTHING:-}
-tokens_per_sample=${TOKENS_PER_SAMPLE:-}
-batch_size=${BATCH_SIZE:-}
-lr=${LR:-}
-lr_scheduler=${LR_SCHEDULER:-}
-warmup_updates=${WARMUP_UPDATES:-}
-weight_decay=${WEIGHT_DECAY:-}
-clip_norm=${CLIP_NORM:-}
-max_update=${MAX_UPDATE:-}
-stop_time_hours=${STOP_TIME_HOURS:-}
-save_interval_updates=${SAVE_INTERVAL_UPDATES:-}
-stage=${STAGE:-1}
-stop_stage=${STOP_STAGE:-5}
 conf_knobs="arch criterion label_smoothing tokens_per_sample batch_size lr lr_scheduler warmup_updates
             weight_decay clip_norm max_update stop_time_hours save_interval_updates"
-_knobs="recipe_dir train_config from data_args name exp text_name tokenizer spm_vocab seed workers
-        log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
+knob arch "" "model architecture (sdpa_transformer_lm_wt2*, awd_lstm_lm*); empty: the conf's"
+knob criterion "" "loss (adaptive_softmax, cross_entropy); empty: the conf's"
+knob label_smoothing "" "label smoothing; empty: the conf's"
+knob tokens_per_sample "" "tokens per training block; empty: the conf's"
+knob batch_size "" "blocks per batch; empty: the conf's"
+knob lr "" "learning rate; empty: the conf's"
+knob lr_scheduler "" "learning-rate schedule; empty: the conf's"
+knob warmup_updates "" "warm-up updates; empty: the conf's"
+knob weight_decay "" "weight decay; empty: the conf's"
+knob clip_norm "" "gradient clipping; empty: the conf's"
+knob max_update "" "updates to train; empty: the conf's"
+knob stop_time_hours "" "stop training after this many hours; empty: the conf's"
+knob save_interval_updates "" "updates between checkpoints; empty: the conf's"
+knob stage 1 "first stage to run"
+knob stop_stage 5 "last stage to run"
+launch_knobs
 source "$templates/parse_options.sh"
 
 use_recipe_config
@@ -73,6 +72,8 @@ databin="$exp/data-bin-$tokenizer"
 ckpt="$exp/checkpoints-$arch-$tokenizer"
 tb="$exp/tensorboard-$arch-$tokenizer"
 word_boundary=$([ "$tokenizer" = spm ] && echo sentencepiece || echo token)
+# what training depends on: a finished run with other settings is not reused
+settings="tokenizer=$tokenizer spm_vocab=$spm_vocab seed=$seed $(settings_of $conf_knobs)"
 # shellcheck disable=SC2059
 files=("$(printf "$text_name" train)" "$(printf "$text_name" valid)" "$(printf "$text_name" test)")
 
@@ -103,27 +104,24 @@ if stage_enabled 2; then
 fi
 
 if stage_enabled 3; then
-  if [ -f "$ckpt/train.done" ]; then
-    log "stage 3: $ckpt/train.done exists, skipping training (delete it to train more)"
-  else
-    [ -f "$ckpt/checkpoint_last.pt" ] && log "stage 3: resuming from $ckpt/checkpoint_last.pt"
-    log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ) (log: $exp/train-$arch-$tokenizer.log)"
-    mkdir -p "$ckpt"
-    mapfile -t conf_args < <(train_config_flags "$train_config")
-    # shellcheck disable=SC2046,SC2086
-    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
-      --task xlmr_language_modeling --word-boundary "$word_boundary" \
-      "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
-      --seed "$seed" --log-format json --log-interval "$log_interval" \
-      --tensorboard-logdir "$tb" --save-dir "$ckpt" $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train-$arch-$tokenizer.log" "$max_update" ppl \
-        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
-    [ "${DRY_RUN:-0}" = 1 ] || touch "$ckpt/train.done"
-  fi
+  log "stage 3: train $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ) (log: $exp/train-$arch-$tokenizer.log)"
+  mapfile -t conf_args < <(train_config_flags "$train_config")
+  # shellcheck disable=SC2046,SC2086
+  train_stage "$ckpt" "$settings" "$exp/train-$arch-$tokenizer.log" "$max_update" ppl \
+      ${stop_time_hours:+--stop-time-hours "$stop_time_hours"} -- \
+    "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" \
+    --task xlmr_language_modeling --word-boundary "$word_boundary" \
+    "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
+    --seed "$seed" --log-format json --log-interval "$log_interval" \
+    --tensorboard-logdir "$tb" --save-dir "$ckpt" $(device_flags) $extra_train_args
 fi
 
 if stage_enabled 4; then
   for split in valid test; do
+    if is_current "$exp/eval-$arch-$tokenizer.$split.log" "$ckpt/checkpoint_best.pt"; then
+      log "stage 4: $exp/eval-$arch-$tokenizer.$split.log is newer than the checkpoint, skipping"
+      continue
+    fi
     log "stage 4: fairseq-eval-lm on $split"
     # shellcheck disable=SC2046
     run_logged "$exp/eval-$arch-$tokenizer.$split.log" fairseq-eval-lm "$databin" \
@@ -134,13 +132,16 @@ if stage_enabled 4; then
   done
 fi
 
-if stage_enabled 5; then
-  out="$exp/results-$arch-$tokenizer.json"
+out="$exp/results-$arch-$tokenizer.json"
+if stage_enabled 5 && is_current "$out" "$exp/eval-$arch-$tokenizer.test.log" \
+   && is_current "$out" "$exp/eval-$arch-$tokenizer.valid.log"; then
+  log "stage 5: $out is newer than the evaluations, skipping"
+elif stage_enabled 5; then
   log "stage 5: report -> $out"
   run_cmd "$PYTHON" -m xlmr_user.cli.report_lm \
     --train-log "$exp/train-$arch-$tokenizer.log" --data-bin "$databin" \
     --eval "valid=$exp/eval-$arch-$tokenizer.valid.log" --eval "test=$exp/eval-$arch-$tokenizer.test.log" \
-    --word-boundary "$word_boundary" --tensorboard "$tb" --png "$exp/learning_curve-$arch-$tokenizer.png" \
+    --word-boundary "$word_boundary" --png "$exp/learning_curve-$arch-$tokenizer.png" \
     --set "arch=$arch" --set "tokenizer=$tokenizer" --set "dataset=$name" \
     --set "ngpu=$ngpu" --out "$out"
   [ "${DRY_RUN:-0}" = 1 ] || cp "$out" "$exp/results.json"

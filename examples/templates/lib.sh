@@ -1,19 +1,32 @@
-# What the templates share: launch knobs (GPUs, nodes, fp16) and the fairseq
-# flags that depend on them, DRY_RUN, progress display, conf/*.yaml reading.
-# Sourced after data-prep/common.sh and before the template's own knobs; a
-# template adds $launch_knobs to its $_knobs and calls resolve_launch after
-# parse_options.sh.
+# What the recipe scripts share: knobs with descriptions, the launch knobs (GPUs, nodes,
+# fp16) and the fairseq flags that depend on them, the train stage (settings stamp,
+# resume, skip), DRY_RUN, progress display, conf/*.yaml reading.  Sourced after
+# data-prep/common.sh; a script declares its knobs with `knob`, then `launch_knobs` if it
+# trains, sources parse_options.sh, and calls resolve_launch.
 
-# ---- launch knobs shared by every training recipe ----
-ngpu=${NGPU:-auto}
-update_freq=${UPDATE_FREQ:-1}
-fp16=${FP16:-true}
-launcher=${LAUNCHER:-local}
-nnodes=${NNODES:-1}
-node_rank=${NODE_RANK:-0}
-master_addr=${MASTER_ADDR:-127.0.0.1}
-master_port=${MASTER_PORT:-29500}
-launch_knobs="ngpu update_freq fp16 launcher nnodes node_rank master_addr master_port"
+# knob NAME DEFAULT DESCRIPTION: a knob of the recipe. Its value: --name VALUE on the
+# command line (parse_options.sh), else NAME in upper case in the environment, else
+# DEFAULT; --help lists it with DESCRIPTION.
+declare -A knob_help
+knobs=""
+knob() {
+  local env=${1^^}
+  printf -v "$1" '%s' "${!env:-$2}"
+  knob_help[$1]=$3
+  knobs+=" $1"
+}
+
+# the launch knobs of every training recipe
+launch_knobs() {
+  knob ngpu auto "GPUs to train on: auto (all of them; 0 on a machine without CUDA) or a number"
+  knob update_freq 1 "fairseq's --update-freq: gradients of K batches per update (a K times larger batch)"
+  knob fp16 true "train in fp16 on GPUs (true|false); never on a CPU"
+  knob launcher local "local (fairseq starts a process per GPU), slurm (srun) or torchrun"
+  knob nnodes 1 "machines (with --launcher slurm or torchrun)"
+  knob node_rank 0 "this machine's rank (torchrun)"
+  knob master_addr 127.0.0.1 "address of rank 0 (torchrun)"
+  knob master_port 29500 "port of rank 0 (torchrun, slurm)"
+}
 
 # Number of usable GPUs (0 on a CPU-only machine).
 detect_gpus() {
@@ -94,7 +107,7 @@ show_progress() {
 fill_from_config() {
   local file=$1 k i=0 values; shift
   overrides=()
-  mapfile -t values < <("$PYTHON" "$templates/train_config.py" "$file" --get "$@" || echo FAILED)
+  mapfile -t values < <("$PYTHON" -m xlmr_user.recipes.train_config "$file" --get "$@" || echo FAILED)
   [ "${values[-1]:-}" != FAILED ] || exit 1
   for k in "$@"; do
     if [ -n "${!k}" ]; then overrides+=("--${k//_/-}" "${!k}"); else printf -v "$k" '%s' "${values[$i]}"; fi
@@ -114,7 +127,7 @@ use_recipe_config() {
 }
 
 # train_config_flags FILE: the whole file as fairseq-train flags, one a line.
-train_config_flags() { "$PYTHON" "$templates/train_config.py" "$1" || exit 1; }
+train_config_flags() { "$PYTHON" -m xlmr_user.recipes.train_config "$1" || exit 1; }
 
 # json_get FILE KEY[.KEY...]: one value of a JSON file (meta.json)
 json_get() {
@@ -125,6 +138,43 @@ print(v)' "$1" "$2"
 }
 
 stage_enabled() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+
+# is_current FILE THAN: FILE is there, not empty, and newer than THAN (a stage's output
+# that needs no redoing)
+is_current() { [ -s "$1" ] && [ "$1" -nt "$2" ]; }
+
+# settings_of KNOB...: "knob=value ..." of the knobs training depends on (empty ones left out)
+settings_of() {
+  local k out=()
+  for k in "$@"; do [ -z "${!k}" ] || out+=("$k=${!k}"); done
+  echo "${out[*]}"
+}
+
+# train_stage CKPT SETTINGS LOG TOTAL METRIC [PROGRESS_FLAGS...] -- COMMAND...: stage 3 of
+# every template. CKPT/train.done records the SETTINGS of a finished run: with the same
+# SETTINGS training is skipped, with others the recipe stops (use another --exp); an
+# unfinished run resumes from CKPT/checkpoint_last.pt (fairseq's own resume). COMMAND's
+# whole output goes to LOG (appended), one progress line per record to the terminal.
+train_stage() {
+  local ckpt=$1 settings=$2 train_log=$3 total=$4 metric=$5 flags=()
+  shift 5
+  while [ "$1" != -- ]; do flags+=("$1"); shift; done
+  shift
+  if [ -f "$ckpt/train.done" ]; then
+    if [ -s "$ckpt/train.done" ] && [ "$(cat "$ckpt/train.done")" != "$settings" ]; then
+      die "$ckpt was trained with other settings:
+  then: $(cat "$ckpt/train.done")
+  now:  $settings
+use another --exp (or delete $ckpt to train again)"
+    fi
+    log "stage 3: $ckpt/train.done exists, skipping training (delete it to train again)"
+    return 0
+  fi
+  [ -f "$ckpt/checkpoint_last.pt" ] && log "stage 3: resuming from $ckpt/checkpoint_last.pt"
+  mkdir -p "$ckpt"
+  run_cmd "$@" 2>&1 | show_progress "$train_log" "$total" "$metric" ${flags[@]+"${flags[@]}"}
+  [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
+}
 
 # After option parsing: count GPUs if asked to, check the launch knobs, and
 # set the array train_cmd (the command that starts fairseq-train).

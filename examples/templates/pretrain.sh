@@ -28,40 +28,49 @@ value from --train-config.
 EOF
 )
 
-# ---- knobs: --options or environment variables (upper case) ----
-recipe_dir=${RECIPE_DIR:-}
-train_config=${TRAIN_CONFIG:-}
-from=${FROM:-}
-name=${NAME:-}
-exp=${EXP:-}
-vocab_size=${VOCAB_SIZE:-16000}
-max_valid=${MAX_VALID:-500}
-spm_sample_lines=${SPM_SAMPLE_LINES:-300000}
-seed=${SEED:-1}
-workers=${WORKERS:-2}
-log_interval=${LOG_INTERVAL:-50}
-extra_train_args=${EXTRA_TRAIN_ARGS:-}
+# ---- knobs: --name value, or NAME=value in the environment ----
+knob recipe_dir "" "the recipe's folder (conf/, local/data.sh)"
+knob train_config "" "fairseq-train options file (default RECIPE/conf/train.yaml)"
+knob from "" "a folder of LANG.txt / LANG.xml[.bz2|.xz] files for stage 1 (default: the recipe's corpus)"
+knob name "" "experiment name (default: the recipe's folder name)"
+knob exp "" "experiment folder (default exp/NAME)"
+knob vocab_size 16000 "sentencepiece pieces (upper bound)"
+knob max_valid 500 "held-out valid lines per language at most"
+knob spm_sample_lines 300000 "lines drawn (by language, with --multilang-sampling-alpha) to train sentencepiece"
+knob seed 1 "random seed"
+knob workers 2 "fairseq-preprocess workers"
+knob log_interval 50 "updates between progress lines"
+knob extra_train_args "" "more fairseq-train flags, appended last"
 # empty: the value in --train-config
-arch=${ARCH:-}
-multilang_sampling_alpha=${ALPHA:-}
-tokens_per_sample=${TOKENS_PER_SAMPLE:-}
-batch_size=${BATCH_SIZE:-}
-lr=${LR:-}
-warmup_updates=${WARMUP_UPDATES:-}
-max_update=${MAX_UPDATE:-}
-stop_time_hours=${STOP_TIME_HOURS:-}
-save_interval_updates=${SAVE_INTERVAL_UPDATES:-}
-stage=${STAGE:-1}
-stop_stage=${STOP_STAGE:-5}
 conf_knobs="arch multilang_sampling_alpha tokens_per_sample batch_size lr warmup_updates max_update
-            stop_time_hours save_interval_updates"
-_knobs="recipe_dir train_config from name exp vocab_size max_valid spm_sample_lines seed workers
-        log_interval extra_train_args $conf_knobs stage stop_stage $launch_knobs"
+            total_num_update stop_time_hours save_interval_updates"
+knob arch "" "encoder architecture (xlmr_tiny|small|base|large); empty: the conf's"
+knob multilang_sampling_alpha "" "language sampling temperature of pretraining and of the sentencepiece sample (XLM-R: 0.3); empty: the conf's, else 0.3"
+knob tokens_per_sample "" "tokens per block; empty: the conf's"
+knob batch_size "" "blocks per batch; empty: the conf's"
+knob lr "" "peak learning rate; empty: the conf's"
+knob warmup_updates "" "warm-up updates; empty: the conf's"
+knob max_update "" "updates to train; empty: the conf's"
+knob total_num_update "" "updates over which the learning rate decays; empty: the conf's (MAX_UPDATE when that is given)"
+knob stop_time_hours "" "stop training after this many hours; empty: the conf's"
+knob save_interval_updates "" "updates between checkpoints (and validations); empty: the conf's"
+knob stage 1 "first stage to run"
+knob stop_stage 5 "last stage to run"
+launch_knobs
+if [ -z "$multilang_sampling_alpha" ] && [ -n "${ALPHA:-}" ]; then
+  log "warning: ALPHA is the old name of MULTILANG_SAMPLING_ALPHA; using it"
+  multilang_sampling_alpha=$ALPHA
+fi
 source "$templates/parse_options.sh"
 
 use_recipe_config
-# the learning-rate schedule ends where training does
-case " ${overrides[*]-} " in *" --max-update "*) overrides+=(--total-num-update "$max_update") ;; esac
+given=" ${overrides[*]-} "
+if [[ "$given" == *" --max-update "* && "$given" != *" --total-num-update "* ]]; then
+  # a new MAX_UPDATE alone: the learning rate decays until training ends, not at the conf's update
+  total_num_update=$max_update
+  log "--total-num-update $total_num_update (= --max-update; set TOTAL_NUM_UPDATE to choose another)"
+  overrides+=(--total-num-update "$total_num_update")
+fi
 alpha=${multilang_sampling_alpha:-0.3}
 name=${name:-$(basename "$recipe_dir")}
 exp=${exp:-$XLMR_ROOT/exp/$name}
@@ -88,30 +97,19 @@ elif stage_enabled 2; then
 fi
 
 if stage_enabled 3; then
-  if [ -f "$ckpt/train.done" ]; then
-    [ "$(cat "$ckpt/train.done")" = "$settings" ] || die "$ckpt was trained with other settings:
-  then: $(cat "$ckpt/train.done")
-  now:  $settings
-use another --exp (or delete $ckpt to train again)"
-    log "stage 3: $ckpt/train.done exists, skipping training (delete it to train more)"
-  else
-    [ -f "$ckpt/checkpoint_last.pt" ] && log "stage 3: resuming from $ckpt/checkpoint_last.pt"
-    log "stage 3: pretrain $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), at most $max_update updates (log: $exp/train.log)"
-    mkdir -p "$ckpt"
-    mapfile -t conf_args < <(train_config_flags "$train_config")
-    # shellcheck disable=SC2046,SC2086
-    run_cmd "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task xlmr_masked_lm \
-      "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
-      --seed "$seed" --log-format json --log-interval "$log_interval" \
-      --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" $(device_flags) $extra_train_args \
-      2>&1 | show_progress "$exp/train.log" "$max_update" accuracy --maximize \
-        ${stop_time_hours:+--stop-time-hours "$stop_time_hours"}
-    [ "${DRY_RUN:-0}" = 1 ] || echo "$settings" > "$ckpt/train.done"
-  fi
+  log "stage 3: pretrain $arch on $( [ "$ngpu" -gt 0 ] && echo "$ngpu GPU(s)" || echo CPU ), at most $max_update updates (log: $exp/train.log)"
+  mapfile -t conf_args < <(train_config_flags "$train_config")
+  # shellcheck disable=SC2046,SC2086
+  train_stage "$ckpt" "$settings" "$exp/train.log" "$max_update" accuracy --maximize \
+      ${stop_time_hours:+--stop-time-hours "$stop_time_hours"} -- \
+    "${train_cmd[@]}" "$databin" --user-dir "$XLMR_USER_DIR" --task xlmr_masked_lm \
+    "${conf_args[@]}" ${overrides[@]+"${overrides[@]}"} \
+    --seed "$seed" --log-format json --log-interval "$log_interval" \
+    --tensorboard-logdir "$exp/tensorboard" --save-dir "$ckpt" $(device_flags) $extra_train_args
 fi
 
 if stage_enabled 4; then
-  if [ -s "$exp/eval.valid.log" ] && [ "$exp/eval.valid.log" -nt "$ckpt/checkpoint_best.pt" ]; then
+  if is_current "$exp/eval.valid.log" "$ckpt/checkpoint_best.pt"; then
     log "stage 4: $exp/eval.valid.log is newer than the checkpoint, skipping"
   else
     log "stage 4: evaluate $ckpt/checkpoint_best.pt on every language's valid set"
@@ -124,11 +122,11 @@ if stage_enabled 4; then
 fi
 
 if stage_enabled 5; then
-  if [ -f "$exp/model/model.pt" ] && [ "$exp/model/model.pt" -nt "$ckpt/checkpoint_best.pt" ]; then
+  if is_current "$exp/model/model.pt" "$ckpt/checkpoint_best.pt"; then
     log "stage 5: $exp/model is newer than the checkpoint, keeping it"
   else
     log "stage 5: export $ckpt/checkpoint_best.pt -> $exp/model"
-    run_cmd "$PYTHON" -m xlmr_user.cli.export_pretrained "$ckpt/checkpoint_best.pt" \
+    run_cmd "$PYTHON" -m xlmr_user.cli.export "$ckpt/checkpoint_best.pt" \
       --data "$databin" --out "$exp/model" --force
   fi
   run_cmd "$PYTHON" -m xlmr_user.cli.report_pretrain --train-log "$exp/train.log" \

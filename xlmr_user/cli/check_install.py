@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
     args = Args()
     args.user_dir = user_dir()
-    utils.import_user_module(args)
+    utils.import_user_module(args)  # what --user-dir does (this process loaded the plugin with fairseq)
     found = plugin_components()
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, fairseq {fairseq.__version__}")
     print(f"--user-dir {user_dir()}")

@@ -1,4 +1,4 @@
-"""``xlmr-evaluate``: one trained classifier on any number of labelled test sets.
+"""``xlmr-evaluate``: one trained classifier (or tagger) on any number of labelled test sets.
 
     xlmr-evaluate MODEL_DIR fra=data/fra/test.tsv jpn=data/jpn/test.tsv
     xlmr-evaluate MODEL_DIR 'data/sib-200/*/test.tsv' --out eval.json --png eval.png
@@ -15,11 +15,7 @@ import logging
 import os
 import sys
 
-import torch
-
 from ..errors import XlmrUserError
-from ..inference.evaluate import evaluate_sets, format_table, parse_sets, plot_accuracy
-from ..inference.model_dir import read_meta
 from . import command
 
 
@@ -41,6 +37,11 @@ def get_parser() -> argparse.ArgumentParser:
 @command(level=logging.WARNING)
 def main(argv=None) -> int:
     a = get_parser().parse_args(argv)
+    import torch
+
+    from ..inference.evaluate import evaluate_sets, format_table, parse_sets, plot_accuracy
+    from ..inference.model_dir import read_meta
+
     if a.device == "cuda" and not torch.cuda.is_available():
         raise XlmrUserError("--device cuda: no CUDA device is available here; use --device cpu")
     sets = parse_sets(a.sets, a.data)
@@ -53,7 +54,8 @@ def main(argv=None) -> int:
         os.replace(tmp, a.out)
     if a.png:
         meta = read_meta(a.model_dir) or {}
-        plot_accuracy(rows, a.png, a.title, chance=1.0 / max(meta.get("num_classes", 1), 1))
+        chance = 0.0 if meta.get("task") == "token_classification" else 1.0 / max(meta.get("num_classes", 1), 1)
+        plot_accuracy(rows, a.png, a.title, chance=chance)
     return 0
 
 

@@ -1,13 +1,18 @@
-"""``xlmr-export``: turn a training checkpoint into a model directory
-(see :mod:`xlmr_user.inference.export`).
+"""``xlmr-export``: turn a training checkpoint into a model directory, the kind its
+task says: a classifier, or a pretrained masked LM in the ``xlmr.base`` layout (see
+:mod:`xlmr_user.inference.export`).
 
     xlmr-export exp/classification/sst-2/checkpoints/checkpoint_best.pt \\
         --data exp/classification/sst-2/data-bin --out exp/classification/sst-2/model
+    xlmr-export exp/pretrain/checkpoints/checkpoint_best.pt \\
+        --data exp/pretrain/data-bin --out exp/pretrain/model
+    make classify DATA=... PRETRAINED=exp/pretrain/model ARCH=xlmr_small
+
+(``xlmr-export-pretrained`` is the same command, by its old name.)
 """
 import argparse
 import sys
 
-from ..inference.export import export
 from . import command
 
 
@@ -16,11 +21,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="xlmr-export", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
-    p.add_argument("checkpoint", help="a checkpoint of --task text_classification")
-    p.add_argument("--data", required=True, help="the data-bin it was trained on")
+    p.add_argument("checkpoint", help="a checkpoint of --task text_classification or xlmr_masked_lm")
+    p.add_argument("--data", required=True, help="the prepared data it was trained on")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     a = p.parse_args(argv)
+    from ..inference.export import export
+
     export(a.checkpoint, a.data, a.out, force=a.force)
     return 0
 

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..recipes.learning_curve import plot_learning_curve, read_tensorboard_scalars
+from ..recipes.learning_curve import log_scalars, plot_learning_curve
 from ..recipes.lm_results import collect
 from ..recipes.results_io import parse_fields, write_results
 from . import command
@@ -17,7 +17,6 @@ def main(argv=None) -> int:
     p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG")
     p.add_argument("--data-bin", required=True)
     p.add_argument("--word-boundary", default="auto")
-    p.add_argument("--tensorboard", help="--tensorboard-logdir of the run")
     p.add_argument("--png", help="learning-curve PNG to write")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", required=True)
@@ -25,8 +24,9 @@ def main(argv=None) -> int:
     extra = parse_fields(a.set)
     results = collect(a.train_log, dict(e.split("=", 1) for e in a.eval), a.data_bin,
                       a.word_boundary, extra)
-    if a.tensorboard and a.png:
-        scalars = read_tensorboard_scalars(a.tensorboard)
+    if a.png:
+        with open(a.train_log, encoding="utf-8") as f:
+            scalars = log_scalars(f.read())
         series = [(run, tag) for run in ("train_inner", "valid") for tag in ("ppl", "word_ppl")]
         if plot_learning_curve(scalars, a.png, f"{extra.get('arch', '')} {extra.get('dataset', '')}",
                                series, ylabel="perplexity", log_scale=True):

@@ -1,103 +1,165 @@
-"""Turn a training checkpoint into a model directory (``xlmr-export``).
+"""Turn a training checkpoint into a model directory (``xlmr-export``), whatever it
+was trained for: the checkpoint's task says which kind of directory it becomes
+(:mod:`xlmr_user.inference.model_dir`).
 
-* LoRA updates are merged into the weights (``W + alpha/r * B @ A``) and the
-  fine-tuning options are cleared: the result is a plain RoBERTa/XLM-R
-  checkpoint that fairseq loads without LoRA code and that can be the
-  ``PRETRAINED`` model of another fine-tuning run.
-* The optimizer state is dropped and ``user_dir`` is cleared (import
-  ``xlmr_user`` to load it, see the README).
-* Before the directory is put in place, the exported model is reloaded and
-  its logits compared with the checkpoint's on the validation examples.
+* classifier (``text_classification``) and tagger (``token_classification``): the
+  checkpoint, the data-bin's tokenizer, dictionaries and meta.json;
+* masked LM (``xlmr_masked_lm``): the layout of the official ``xlmr.base`` archive
+  (``model.pt``, ``dict.txt``, ``sentencepiece.bpe.model``, and ``pretraining.json``:
+  the prepared corpus' meta.json), with fairseq's own ``masked_lm`` task in the
+  checkpoint, so that ``make classify PRETRAINED=DIR`` fine-tunes it and
+  ``xlmr-serve DIR`` fills masks.
+
+For every kind: LoRA updates are merged into the weights (``W + alpha/r * B @ A``) and
+the fine-tuning options cleared, so the result is a plain RoBERTa/XLM-R checkpoint
+that can be the ``PRETRAINED`` model of another run; the optimizer state is dropped
+and ``user_dir`` cleared (the plugin's tools register it).  Before the directory is
+put in place, it is loaded back as the serving and prediction tools load it, and its
+outputs on the first validation examples are compared with the checkpoint's.
 """
 import logging
 import os
 import shutil
+from dataclasses import dataclass
+from typing import Callable, Dict, Tuple
 
 import torch
 
 from ..errors import MissingDataError, XlmrUserError
 from ..prep.atomic_dir import atomic_output_dir
-from ..prep.files import DICT_FILE, META_FILE, MODEL_FILE, SPM_FILE
-from .model_dir import load_classifier
+from ..prep.files import DICT_FILE, META_FILE, MODEL_FILE, PRETRAINING_FILE, SPM_FILE
+from .model_dir import KINDS, load_hub, task_of_state
 
 logger = logging.getLogger("xlmr_user.export")
 PEFT_DEFAULTS = {"freeze_encoder": False, "bitfit": False, "lora_rank": 0}
-COPIED = (SPM_FILE, META_FILE, os.path.join("input0", DICT_FILE), os.path.join("label", DICT_FILE))
+# the task options fairseq's masked_lm keeps; the rest of xlmr_masked_lm's are dropped
+MASKED_LM_KEYS = ("sample_break_mode", "tokens_per_sample", "mask_prob", "leave_unmasked_prob",
+                  "random_token_prob", "freq_weighted_replacement", "mask_multiple_length", "mask_stdev")
 
 
-def load_checkpoint(checkpoint: str, data: str):
-    """``(state, model, cfg, task)``, the checkpoint read from disk once; the
-    model in eval mode, the task reading ``data``."""
-    from fairseq import checkpoint_utils
-
-    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, {"data": data})
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], state=state)
-    models[0].eval()
-    return state, models[0], cfg, task
+def classifier_cfg(cfg: dict) -> dict:
+    cfg["task"].update({k: v for k, v in PEFT_DEFAULTS.items() if k in cfg["task"]})
+    return cfg
 
 
-def plain_state(state: dict, model, cfg) -> dict:
-    """``state`` with LoRA merged into ``model``'s weights and a config without
-    fine-tuning options, user_dir or optimizer state."""
-    from omegaconf import OmegaConf, open_dict
+def masked_lm_cfg(cfg: dict) -> dict:
+    cfg["task"] = {"_name": "masked_lm", "data": ".",
+                   **{k: cfg["task"][k] for k in MASKED_LM_KEYS if k in cfg["task"]}}
+    cfg["criterion"] = {"_name": "masked_lm"}
+    return cfg
+
+
+def head_logits(model, task, tokens: torch.Tensor) -> torch.Tensor:
+    head = task.cfg.classification_head_name
+    return model(tokens, features_only=True, classification_head_name=head)[0]
+
+
+def lm_logits(model, task, tokens: torch.Tensor) -> torch.Tensor:
+    return model(tokens)[0]
+
+
+def tag_logits(model, task, tokens: torch.Tensor) -> torch.Tensor:
+    from ..criterions.token_classification import token_logits
+
+    return token_logits(model, tokens, task.cfg.token_head_name, task.source_dictionary)[0]
+
+
+@dataclass(frozen=True)
+class Kind:
+    files: Tuple[Tuple[str, str], ...]  # (in the data folder, in the model directory)
+    optional: Tuple[Tuple[str, str], ...]
+    clean_cfg: Callable[[dict], dict]
+    outputs: Callable  # (model, task, tokens) -> logits
+    hint: str
+
+
+KIND_EXPORTS: Dict[str, Kind] = {
+    "classifier": Kind(
+        files=((SPM_FILE, SPM_FILE), (META_FILE, META_FILE), (os.path.join("input0", DICT_FILE), DICT_FILE),
+               (os.path.join("input0", DICT_FILE),) * 2, (os.path.join("label", DICT_FILE),) * 2),
+        optional=(), clean_cfg=classifier_cfg, outputs=head_logits,
+        hint="the prepared data-bin the checkpoint was trained on"),
+    "tagger": Kind(
+        files=((SPM_FILE, SPM_FILE), (META_FILE, META_FILE), (os.path.join("input0", DICT_FILE), DICT_FILE),
+               (os.path.join("input0", DICT_FILE),) * 2, (os.path.join("label", DICT_FILE),) * 2),
+        optional=(), clean_cfg=classifier_cfg, outputs=tag_logits,
+        hint="the prepared data-bin the checkpoint was trained on"),
+    "masked_lm": Kind(
+        files=((DICT_FILE, DICT_FILE), (SPM_FILE, SPM_FILE)), optional=((META_FILE, PRETRAINING_FILE),),
+        clean_cfg=masked_lm_cfg, outputs=lm_logits,
+        hint="the prepared pretraining data the checkpoint was trained on"),
+}
+
+
+def plain_state(state: dict, model, cfg, kind: Kind) -> dict:
+    """A model directory's checkpoint: ``model``'s weights with LoRA merged, a config
+    without fine-tuning options, data path or user_dir, no optimizer state."""
+    from omegaconf import OmegaConf
 
     from ..modules.lora import merge_lora
 
     merged = merge_lora(model)
     if merged:
         logger.info("merged LoRA into %d weights", merged)
-    with open_dict(cfg):
-        for k, v in PEFT_DEFAULTS.items():
-            if k in cfg.task:
-                cfg.task[k] = v
-        cfg.task.data = "."
-        cfg.common.user_dir = None
-    state["model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    state["cfg"] = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
-    state.pop("last_optimizer_state", None)
-    state.pop("args", None)
-    return state
+    cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    cfg["task"]["data"] = "."
+    cfg["common"]["user_dir"] = None
+    return {"cfg": kind.clean_cfg(cfg), "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+            "extra_state": {}, "optimizer_history": state["optimizer_history"][-1:]}
 
 
-def validation_batch(task, n: int = 64) -> dict:
-    """The first ``n`` validation examples of ``task``'s data."""
+def reload(model_dir: str, kind: str):
+    """(model, task) of a model directory, loaded as the tools that use it load it."""
+    if kind == "tagger":
+        from .tagger import Tagger
+
+        tagger = Tagger(model_dir)
+        return tagger.model, tagger.task
+    hub = load_hub(model_dir, MODEL_FILE, kind=kind)
+    return hub.model, hub.task
+
+
+def probe_tokens(task, n: int = 64) -> torch.Tensor:
+    """The first ``n`` validation examples of ``task``'s data, padded."""
     if "valid" not in task.datasets:
         task.load_dataset("valid")
     ds = task.datasets["valid"]
-    return ds.collater([ds[i] for i in range(min(n, len(ds)))])
-
-
-def head_logits(model, task, batch: dict) -> torch.Tensor:
-    head = task.cfg.classification_head_name
-    with torch.no_grad():
-        features = model(batch["net_input"]["src_tokens"], features_only=True)[0]
-        return model.classification_heads[head](features)
+    return ds.collater([ds[i] for i in range(min(n, len(ds)))])["net_input"]["src_tokens"]
 
 
 def export(checkpoint: str, data: str, out: str, force: bool = False, atol: float = 1e-4) -> float:
-    """Write the model directory ``out``; return the largest logit difference
+    """Write the model directory ``out``; return the largest output difference
     between the exported model and the checkpoint."""
+    from fairseq import checkpoint_utils
+
     if not os.path.isfile(checkpoint):
         raise MissingDataError(f"{checkpoint}: no such checkpoint")
-    for name in COPIED:
-        if not os.path.isfile(os.path.join(data, name)):
-            raise MissingDataError(f"{os.path.join(data, name)}: no such file; --data must be "
-                                   "the prepared data-bin the checkpoint was trained on")
-    state, model, cfg, task = load_checkpoint(checkpoint, data)
-    batch = validation_batch(task)
-    before = head_logits(model, task, batch)
-    state = plain_state(state, model, cfg)
+    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, {"data": data})
+    task_name = task_of_state(state)
+    kind = KIND_EXPORTS.get(KINDS.get(task_name))
+    if kind is None:
+        raise XlmrUserError(f"{checkpoint}: a '{task_name}' checkpoint; xlmr-export writes model "
+                            f"directories of {', '.join(t for t, k in KINDS.items() if k in KIND_EXPORTS)} "
+                            "checkpoints")
+    for src, _ in kind.files:
+        if not os.path.isfile(os.path.join(data, src)):
+            raise MissingDataError(f"{os.path.join(data, src)}: no such file; --data must be {kind.hint}")
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], state=state)
+    model = models[0].eval()
+    tokens = probe_tokens(task)
+    with torch.no_grad():
+        before = kind.outputs(model, task, tokens)
+    exported = plain_state(state, model, cfg, kind)
     with atomic_output_dir(out, force=force) as tmp:
-        for name in COPIED:
-            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
-            shutil.copyfile(os.path.join(data, name), os.path.join(tmp, name))
-        shutil.copyfile(os.path.join(data, "input0", DICT_FILE), os.path.join(tmp, DICT_FILE))
-        torch.save(state, os.path.join(tmp, MODEL_FILE))
-        exported = load_classifier(tmp, MODEL_FILE)
-        after = head_logits(exported.model, exported.task, batch)
-        diff = float((before - after).abs().max())
+        for src, dst in kind.files + tuple(f for f in kind.optional if os.path.isfile(os.path.join(data, f[0]))):
+            os.makedirs(os.path.dirname(os.path.join(tmp, dst)), exist_ok=True)
+            shutil.copyfile(os.path.join(data, src), os.path.join(tmp, dst))
+        torch.save(exported, os.path.join(tmp, MODEL_FILE))
+        model, task = reload(tmp, KINDS[task_name])
+        with torch.no_grad():
+            diff = float((before - kind.outputs(model, task, tokens)).abs().max())
         if diff > atol:
-            raise XlmrUserError(f"{checkpoint}: the exported model's logits differ from the "
+            raise XlmrUserError(f"{checkpoint}: the exported model's outputs differ from the "
                                 f"checkpoint's by {diff:.2e} (> {atol:g}); nothing was written")
-    logger.info("wrote %s (largest logit difference to the checkpoint: %.2e)", out, diff)
+    logger.info("wrote %s (largest output difference to the checkpoint: %.2e)", out, diff)
     return diff

@@ -12,7 +12,9 @@ from ..prep.tsv import Columns, read_tsv
 
 
 
-def read_plain_lines(stream: io.BufferedReader, name: str, n_columns: int) -> List[Tuple[str, ...]]:
+def read_plain_lines(stream: io.BufferedReader, name: str, n_columns: int, text: bool = False) -> List[Tuple[str, ...]]:
+    """One row of ``n_columns`` texts a line (TAB-separated); ``text``: each line is one
+    text as it is (a tagger's input: its character offsets must point into it)."""
     rows, errors = [], []
     for lineno, raw in enumerate(stream, start=1):
         try:
@@ -21,13 +23,13 @@ def read_plain_lines(stream: io.BufferedReader, name: str, n_columns: int) -> Li
             errors.append(f"{name}:{lineno}: not valid UTF-8 (byte {raw[e.start]:#04x} at column "
                           f"{e.start + 1})")
             continue
-        cols = tuple(" ".join(c.split()) for c in line.split("\t"))
+        cols = (line,) if text else tuple(" ".join(c.split()) for c in line.split("\t"))
         if len(cols) != n_columns:
             want = "one sentence" if n_columns == 1 else "two sentences separated by a TAB"
             errors.append(f"{name}:{lineno}: expected {want} (this model reads "
                           f"{'pairs' if n_columns == 2 else 'single sentences'}), found "
                           f"{len(cols)} column(s)")
-        elif not all(cols):
+        elif not all(c.strip() for c in cols):
             errors.append(f"{name}:{lineno}: empty sentence")
         else:
             rows.append(cols)

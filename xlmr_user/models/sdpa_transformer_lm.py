@@ -3,18 +3,19 @@ self-attention through SDPA, and architectures sized for WikiText-2-scale
 corpora (2M training tokens, 33k words).
 
 The model ``sdpa_transformer_lm`` has fairseq's config, parameters and
-state-dict keys, so a checkpoint of either loads into the other; only the
-decoder's self-attention runs through
-:class:`xlmr_user.modules.causal_attention.CausalSelfAttention`.
+state-dict keys, so a checkpoint of either loads into the other; its decoder is
+fairseq's ``TransformerDecoder`` whose layers run the plugin's self-attention
+(:mod:`xlmr_user.modules.sdpa_attention`, through fairseq's
+``build_decoder_layer`` hook).
 
 Every dimension is set, including ``decoder_input_dim`` and
 ``decoder_output_dim`` (fairseq keeps those at 512 when only
 ``--decoder-embed-dim`` changes).  Input and output use adaptive embeddings and
 softmax (Baevski & Auli 2019; Grave et al. 2017) with tied weights and
 projections; ``xlmr_language_modeling`` drops cutoffs that do not fit a
-smaller dictionary.  The input embedding is fairseq's ``AdaptiveInput`` as
-:class:`xlmr_user.modules.adaptive_input.AmpAdaptiveInput`, which also runs
-under ``--amp``.
+smaller dictionary.  The adaptive input embedding is
+:class:`xlmr_user.modules.adaptive_input.AmpAdaptiveInput` (fairseq's, which
+also runs under ``--amp``).
 
 | arch                            | layers | dim | ffn  | heads | use                     |
 |---------------------------------|--------|-----|------|-------|-------------------------|
@@ -39,18 +40,21 @@ The ``*_modern`` architectures turn on the set that won on wt2-mini
 import logging
 from dataclasses import dataclass, field
 
+from fairseq import options
 from fairseq.models import register_model, register_model_architecture
 from fairseq.models.transformer_lm import (
+    DEFAULT_MAX_TARGET_POSITIONS,
     TransformerLanguageModel,
     TransformerLanguageModelConfig,
     base_lm_architecture,
 )
+from fairseq.modules import CharacterTokenEmbedder
 from fairseq.utils import safe_getattr
 
 from ..errors import ConfigError
-from ..modules.adaptive_input import use_amp_adaptive_input
-from ..modules.causal_attention import use_causal_sdpa
-from ..modules.transformer_options import TransformerOptions, apply_options, options_of
+from ..modules.adaptive_input import AmpAdaptiveInput
+from ..modules.transformer_layers import (SdpaTransformerDecoder, TransformerOptions, options_of,
+                                          zero_init_projections)
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +69,43 @@ class SdpaTransformerLanguageModelConfig(TransformerLanguageModelConfig, Transfo
 class SdpaTransformerLanguageModel(TransformerLanguageModel):
     @classmethod
     def build_model(cls, args, task):
-        opts = {**options_of(args), "untied_output": bool(safe_getattr(args, "untied_output", False))}
+        """fairseq's ``TransformerLanguageModel.build_model`` with the plugin's decoder
+        and adaptive input."""
+        opts = options_of(args)
         if opts["rotary"]:
             args.no_token_positional_embeddings = True
-        if opts["untied_output"]:
+        if safe_getattr(args, "untied_output", False):
             args.tie_adaptive_weights = False
             args.tie_adaptive_proj = False
             args.share_decoder_input_output_embed = False
-        model = super().build_model(args, task)
-        layers = model.decoder.layers
-        if not apply_options(layers, opts, causal=True):
-            use_causal_sdpa(model.decoder)
-        use_amp_adaptive_input(model.decoder)  # fairseq's fails under --amp
-        on = [k for k, v in opts.items() if v]
+        if args.decoder_layers_to_keep:
+            args.decoder_layers = len(args.decoder_layers_to_keep.split(","))
+        if safe_getattr(args, "max_target_positions", None) is None:
+            args.max_target_positions = safe_getattr(args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS)
+        src = task.source_dictionary
+        if args.character_embeddings:
+            embed_tokens = CharacterTokenEmbedder(src, eval(args.character_filters), args.character_embedding_dim,
+                                                  args.decoder_embed_dim, args.char_embedder_highway_layers)
+        elif args.adaptive_input:
+            embed_tokens = AmpAdaptiveInput(len(src), src.pad(), args.decoder_input_dim, args.adaptive_input_factor,
+                                            args.decoder_embed_dim,
+                                            options.eval_str_list(args.adaptive_input_cutoff, type=int),
+                                            args.quant_noise_pq, args.quant_noise_pq_block_size)
+        else:
+            embed_tokens = cls.build_embedding(args, src, args.decoder_input_dim)
+        if args.tie_adaptive_weights and not (
+                args.adaptive_input and args.adaptive_input_factor == args.adaptive_softmax_factor
+                and args.adaptive_softmax_cutoff == args.adaptive_input_cutoff
+                and args.decoder_input_dim == args.decoder_output_dim):
+            raise ConfigError("--tie-adaptive-weights needs --adaptive-input with the same cutoffs and "
+                              "factor as the adaptive softmax, and --decoder-input-dim = --decoder-output-dim")
+        decoder = SdpaTransformerDecoder(args, task.target_dictionary, embed_tokens, no_encoder_attn=True)
+        if opts["zero_init_proj"]:
+            zero_init_projections(decoder.layers)
+        on = [k for k, v in {**opts, "untied_output": safe_getattr(args, "untied_output", False)}.items() if v]
         logger.info("self-attention through scaled_dot_product_attention in %d layers; options: %s",
-                    len(layers), ", ".join(on) or "none")
-        return model
+                    len(decoder.layers), ", ".join(on) or "none")
+        return cls(decoder)
 
 
 def _wt2_defaults(args, layers, dim, ffn, heads, dropout, cutoffs, attention_dropout=0.1,

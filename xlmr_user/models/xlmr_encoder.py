@@ -1,11 +1,13 @@
 """``--arch xlmr_*``: encoder sizes for ``xlmr_roberta``, fairseq's ``roberta``
 model with the plugin's transformer options.
 
-``xlmr_roberta`` is a :class:`fairseq.models.roberta.RobertaModel` with the
-same parameters and state-dict keys, so official XLM-R / RoBERTa checkpoints
-load into the matching size via ``--restore-file``, and fairseq's hub interface
+``xlmr_roberta`` is a :class:`fairseq.models.roberta.RobertaModel` whose encoder
+layers run the plugin's self-attention (:mod:`xlmr_user.modules.sdpa_attention`,
+through fairseq's ``build_encoder_layer`` hook), with the same parameters and
+state-dict keys, so official XLM-R / RoBERTa checkpoints load into the matching
+size via ``--restore-file``, and fairseq's hub interface
 (``RobertaModel.from_pretrained``, ``fill_mask``, ``predict``) runs its
-checkpoints.  Options (``modules/transformer_options.py``), each off by default:
+checkpoints.  Options (:mod:`xlmr_user.modules.transformer_layers`), each off by default:
 ``--rotary`` (then no learned position table), ``--qk-norm``,
 ``--relu-squared``, ``--zero-init-proj``; fairseq's own
 ``--untie-weights-roberta`` unties the masked-LM output embedding.
@@ -24,32 +26,64 @@ import logging
 
 from fairseq.dataclass.utils import gen_parser_from_dataclass
 from fairseq.models import register_model, register_model_architecture
-from fairseq.models.roberta.model import RobertaModel, base_architecture
-from fairseq.utils import safe_getattr
+from fairseq.models.roberta.model import RobertaEncoder, RobertaModel, base_architecture
+from fairseq.modules.transformer_sentence_encoder import init_bert_params
+from fairseq.utils import safe_getattr, safe_hasattr
 
 from ..errors import ConfigError
-from ..modules.transformer_options import TransformerOptions, apply_options, options_of
+from ..modules.token_head import TokenHeads
+from ..modules.transformer_layers import (SdpaTransformerEncoder, TransformerOptions, options_of,
+                                          zero_init_projections)
 
 logger = logging.getLogger(__name__)
 
 
+class XlmrRobertaEncoder(RobertaEncoder):
+    """fairseq's RoBERTa encoder (embeddings, LM head) around the plugin's layers."""
+
+    def build_encoder(self, args, dictionary, embed_tokens):
+        encoder = SdpaTransformerEncoder(args, dictionary, embed_tokens)
+        encoder.apply(init_bert_params)
+        return encoder
+
+
 @register_model("xlmr_roberta")
-class XlmrRobertaModel(RobertaModel):
+class XlmrRobertaModel(TokenHeads, RobertaModel):
+    """fairseq's RoBERTa with the plugin's layers, and ``token_heads`` for tagging."""
+
+    def __init__(self, args, encoder):
+        super().__init__(args, encoder)  # applies init_bert_params to everything
+        if options_of(args)["zero_init_proj"]:
+            zero_init_projections(encoder.sentence_encoder.layers)
+        self.token_head_dim = args.encoder_embed_dim
+
+    def upgrade_state_dict_named(self, state_dict, name):
+        super().upgrade_state_dict_named(state_dict, name)
+        self.add_missing_token_heads(state_dict, name + "." if name else "")
+
     @staticmethod
     def add_args(parser):
         RobertaModel.add_args(parser)
         gen_parser_from_dataclass(parser, TransformerOptions())
 
     @classmethod
-    def build_model(cls, args, task):
-        opts = options_of(args)
-        if opts["rotary"]:
+    def build_model(cls, args, task):  # RobertaModel.build_model with the plugin's encoder
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(args):
+            OmegaConf.set_struct(args, False)
+        base_architecture(args)
+        if not safe_hasattr(args, "max_positions"):
+            args.max_positions = safe_getattr(args, "tokens_per_sample", None) or task.max_positions()
+        if options_of(args)["rotary"]:
             args.no_token_positional_embeddings = True
-        model = super().build_model(args, task)
-        if any(opts.values()):
-            apply_options(model.encoder.sentence_encoder.layers, opts, causal=False)
-            logger.info("encoder options: %s", ", ".join(k for k, v in opts.items() if v))
-        return model
+        encoder = XlmrRobertaEncoder(args, task.source_dictionary)
+        if OmegaConf.is_config(args):
+            OmegaConf.set_struct(args, True)
+        on = [k for k, v in options_of(args).items() if v]
+        logger.info("encoder: self-attention through scaled_dot_product_attention; options: %s",
+                    ", ".join(on) or "none")
+        return cls(args, encoder)
 
 
 def _set_sizes(args, layers: int, dim: int, ffn: int, heads: int) -> None:

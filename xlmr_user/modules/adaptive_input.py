@@ -26,13 +26,3 @@ class AmpAdaptiveInput(AdaptiveInput):
         if result is None:  # no tokens at all
             result = self._float_tensor.new_empty(input.shape + (self.embedding_dim,))
         return result
-
-
-def use_amp_adaptive_input(decoder) -> bool:
-    """Turn the decoder's adaptive input embedding, if it has one, into an
-    AmpAdaptiveInput in place; returns whether it did."""
-    embed = getattr(decoder, "embed_tokens", None)
-    if type(embed) is AdaptiveInput:
-        embed.__class__ = AmpAdaptiveInput
-        return True
-    return False

@@ -121,16 +121,16 @@ def get(dest: str, langs: Optional[Sequence[str]] = None, src: Optional[str] = N
                 out = os.path.join(tmp, lang, f"{split}.tsv")
                 expected = SHA256.get((lang, split))
                 if src is not None:
-                    shutil.copyfile(os.path.join(src, lang, f"{split}.tsv"), out)
-                    if expected and sha256(out) != expected:
+                    given = os.path.join(src, lang, f"{split}.tsv")
+                    if expected and sha256(given) != expected:
                         logger.warning("%s: not the official SIB-200 file (sha256 differs); "
-                                       "using it as given", os.path.join(src, lang, f"{split}.tsv"))
+                                       "using it as given", given)
                 else:
                     url = URL.format(commit=COMMIT, lang=lang, split=split)
-                    cached = fetch(url, os.path.join(cache_dir, "sib-200", lang), expected,
-                                   hint=f"pass --from DIR with {lang}/{split}.tsv")
-                    shutil.copyfile(cached, out)
-                _check_header(out)
+                    given = fetch(url, os.path.join(cache_dir, "sib-200", lang), expected,
+                                  hint=f"pass --from DIR with {lang}/{split}.tsv")
+                _check_header(given)  # named as the user knows it, not as the temporary copy
+                shutil.copyfile(given, out)
         labels = os.path.join(src, LABELS_FILE) if src else None
         if labels and os.path.isfile(labels):
             shutil.copyfile(labels, os.path.join(tmp, LABELS_FILE))

@@ -23,13 +23,14 @@ def model_params(text: str) -> Optional[int]:
     return int(m.group(1).replace(",", "")) if m else None
 
 
-def numbers(record: Dict, prefix: str) -> Dict[str, float]:
-    """``{"valid_loss": "0.3", ...}`` -> ``{"loss": 0.3, ...}`` for one prefix."""
+def numbers(record: Dict, prefix: str = "") -> Dict[str, float]:
+    """``{"valid_loss": "0.3", ...}`` -> ``{"loss": 0.3, ...}`` for one prefix (fairseq's
+    train and valid records prefix their keys; ``train_inner``'s, read with no prefix, do not)."""
     out = {}
     for k, v in record.items():
-        if k.startswith(prefix + "_"):
+        if not prefix or k.startswith(prefix + "_"):
             try:
-                out[k[len(prefix) + 1:]] = float(v)
+                out[k[len(prefix) + 1:] if prefix else k] = float(v)
             except (TypeError, ValueError):
                 pass
     return out

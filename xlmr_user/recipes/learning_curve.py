@@ -1,32 +1,21 @@
-"""Learning curves from fairseq's TensorBoard logs (``--tensorboard-logdir``),
-read without TensorFlow, drawn with matplotlib; used by the recipes' report stages."""
-import glob
+"""Learning curves from fairseq-train's JSON log (``--log-format json``: the
+``train_inner`` and ``valid`` records), drawn with matplotlib; used by the recipes'
+report stages.  (The same numbers go to ``--tensorboard-logdir`` for TensorBoard.)"""
 import os
-import struct
 from typing import Dict, List, Sequence, Tuple
 
+from .fairseq_logs import json_records, numbers
 
-def read_tensorboard_scalars(logdir: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
-    """{run: {tag: [(step, value), ...]}} from tfevents files (TFRecord framing)."""
-    from tensorboardX.proto.event_pb2 import Event
 
+def log_scalars(log_text: str) -> Dict[str, Dict[str, List[Tuple[int, float]]]]:
+    """``{run: {tag: [(update, value), ...]}}`` for the runs ``train_inner`` and ``valid``."""
     out: Dict[str, Dict[str, List[Tuple[int, float]]]] = {}
-    for path in sorted(glob.glob(os.path.join(logdir, "*", "events.out.tfevents.*"))):
-        run = os.path.basename(os.path.dirname(path))
-        with open(path, "rb") as f:
-            data = f.read()
-        pos = 0
-        while pos + 12 <= len(data):
-            (length,) = struct.unpack("<Q", data[pos:pos + 8])
-            record = data[pos + 12:pos + 12 + length]
-            pos += 12 + length + 4
-            if len(record) < length:
-                break  # a record still being written
-            ev = Event()
-            ev.ParseFromString(record)
-            for v in ev.summary.value:
-                if v.HasField("simple_value"):
-                    out.setdefault(run, {}).setdefault(v.tag, []).append((ev.step, v.simple_value))
+    for run in ("train_inner", "valid"):
+        for record in json_records(log_text, run):
+            values = numbers(record, "valid" if run == "valid" else "")
+            step = values.pop("num_updates", None)
+            for tag, value in values.items() if step is not None else ():
+                out.setdefault(run, {}).setdefault(tag, []).append((int(step), value))
     return out
 
 
@@ -71,6 +60,8 @@ def plot_learning_curve(scalars, png: str, title: str, series: Sequence[Tuple[st
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(png, dpi=100)
+    tmp = png + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
     plt.close(fig)
+    os.replace(tmp, png)
     return True

@@ -34,10 +34,10 @@ def count_words(databin: str, split: str, word_boundary: str = "auto") -> Tuple[
     """(tokens, words) of a binarized split, counted as the task counts them."""
     from fairseq.data import Dictionary, data_utils
 
-    from ..tasks.xlmr_language_modeling import word_start_mask
+    from ..tasks.xlmr_language_modeling import lm_word_starts
 
     d = Dictionary.load(os.path.join(databin, DICT_FILE))
-    mask, _ = word_start_mask(d, word_boundary)
+    mask, _ = lm_word_starts(d, word_boundary)
     ds = data_utils.load_indexed_dataset(os.path.join(databin, split), d)
     if ds is None:
         raise FileNotFoundError(f"{os.path.join(databin, split)}.{{bin,idx}}: no such split")

@@ -1,45 +1,29 @@
 """The FastAPI application of ``xlmr-serve``.
 
-Endpoints: ``POST /v1/classify``, ``/v1/score``, ``/v1/fill-mask`` (the one the
+Endpoints: ``POST /v1/classify``, ``/v1/score``, ``/v1/fill-mask``, ``/v1/tag`` (the one the
 model's kind serves; the others answer 404 saying why), ``GET /v1/model``,
 ``GET /health`` (200 once the model is loaded, 503 before), ``GET /metrics``
 (Prometheus).  Every error is JSON ``{"error": "..."}`` with a 4xx/5xx status;
 request bodies are parsed as JSON only, never unpickled or executed.
 """
-from __future__ import annotations
-
 import contextlib
 import hmac
-import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Annotated, Callable, List, Optional, Tuple
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt, StringConstraints, ValidationError
 
-from .backends import CLASSIFY, FILL_MASK, FILL_MASK_CANDIDATES, SCORE, Backend, load_backend
+from .backends import CLASSIFY, FILL_MASK, FILL_MASK_CANDIDATES, SCORE, TAG, Backend, load_backend
 from .batcher import DynamicBatcher, QueueFull
+from .config import ServeConfig, read_api_key
 
 logger = logging.getLogger("xlmr_user.serve")
-
-
-@dataclass
-class ServeConfig:
-    model_dir: str
-    checkpoint_file: str = "model.pt"
-    device: str = "cpu"
-    max_batch_size: int = 32
-    max_batch_delay_ms: float = 0.0
-    max_queue: int = 1024          # texts waiting; beyond it: 503 + Retry-After
-    max_texts: int = 256           # per request: 413
-    max_chars: int = 10_000        # per text: 413
-    api_key: Optional[str] = None  # bearer token for /v1/*
-    max_tokens: Optional[int] = 512  # per model call, padding included: a batch runs in parts
-    workers: int = 1               # model threads running batches side by side
+MASK = "<mask>"
 
 
 class HttpError(Exception):
@@ -98,46 +82,57 @@ class MetricsMiddleware:
             self.metrics.requests.labels(endpoint, str(status)).inc()
 
 
-def _validate(endpoint: str, body: dict, backend: Backend, cfg: ServeConfig):
-    """The request's inputs and options, or an HttpError saying what is wrong."""
-    if not isinstance(body, dict) or "inputs" not in body:
-        raise HttpError(422, 'the body must be a JSON object {"inputs": [...]}')
-    inputs = body["inputs"]
-    if not isinstance(inputs, list):
-        raise HttpError(422, f"'inputs' must be a list, not {type(inputs).__name__}")
-    if not inputs:
-        raise HttpError(422, "'inputs' is empty: give at least one text")
-    if len(inputs) > cfg.max_texts:
-        raise HttpError(413, f"{len(inputs)} inputs; the limit is {cfg.max_texts} per request (--max-texts)")
-    pair = endpoint == CLASSIFY and getattr(backend, "pair", False)
-    for i, x in enumerate(inputs):
-        texts = x if pair else [x]
-        if pair and not (isinstance(x, list) and len(x) == 2):
-            raise HttpError(422, f"inputs[{i}]: this model reads sentence pairs: give [first, second]")
-        for t in texts:
-            if not isinstance(t, str):
-                raise HttpError(422, f"inputs[{i}]: expected a string, not {type(t).__name__}"
-                                + ("" if pair or not isinstance(t, list) else " (this model reads single texts)"))
-            if not t.strip():
-                raise HttpError(422, f"inputs[{i}]: empty text")
-            if len(t) > cfg.max_chars:
-                raise HttpError(413, f"inputs[{i}]: {len(t)} characters; the limit is {cfg.max_chars} "
-                                "per text (--max-chars)")
-        if endpoint == FILL_MASK and x.count("<mask>") != 1:
-            raise HttpError(422, f"inputs[{i}]: put exactly one <mask> in the text (found {x.count('<mask>')})")
-    options = {}
-    if endpoint in (CLASSIFY, FILL_MASK):
-        limit = len(backend.labels) if endpoint == CLASSIFY else FILL_MASK_CANDIDATES
-        top_k = body.get("top_k", 1 if endpoint == CLASSIFY else 5)
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limit:
-            raise HttpError(422, f"'top_k' must be an integer from 1 to {limit}")
-        options["top_k"] = top_k
-    if endpoint == CLASSIFY:
-        all_probs = body.get("all_probs", False)
-        if not isinstance(all_probs, bool):
-            raise HttpError(422, "'all_probs' must be true or false")
-        options["all_probs"] = all_probs
-    return inputs, options
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("empty text")
+    return text
+
+
+def _one_mask(text: str) -> str:
+    if text.count(MASK) != 1:
+        raise ValueError(f"put exactly one {MASK} in the text (found {text.count(MASK)})")
+    return text
+
+
+def request_models(cfg: ServeConfig, backend: Backend):
+    """The pydantic model of each endpoint's body, with this server's limits."""
+    Text = Annotated[str, StringConstraints(max_length=cfg.max_chars), AfterValidator(_not_blank)]
+    Inputs = Annotated[List[Text], Field(min_length=1, max_length=cfg.max_texts)]
+
+    class Score(BaseModel):
+        inputs: Inputs
+
+    class Classify(BaseModel):
+        inputs: Annotated[List[Tuple[Text, Text]], Field(min_length=1, max_length=cfg.max_texts)] \
+            if getattr(backend, "pair", False) else Inputs
+        top_k: Annotated[StrictInt, Field(ge=1, le=max(len(getattr(backend, "labels", ())), 1))] = 1
+        all_probs: StrictBool = False
+
+    class FillMask(BaseModel):
+        inputs: Annotated[List[Annotated[Text, AfterValidator(_one_mask)]],
+                          Field(min_length=1, max_length=cfg.max_texts)]
+        top_k: Annotated[StrictInt, Field(ge=1, le=FILL_MASK_CANDIDATES)] = 5
+
+    return {CLASSIFY: Classify, SCORE: Score, FILL_MASK: FillMask, TAG: Score}
+
+
+LIMIT_FLAGS = {"too_long": "--max-texts", "string_too_long": "--max-chars"}
+
+
+def _http_error(e: ValidationError, cfg: ServeConfig) -> HttpError:
+    """A request's first validation error as one line; 413 for the size limits."""
+    err = e.errors(include_url=False)[0]
+    loc = "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + str(p)
+                  for i, p in enumerate(err["loc"]))
+    if err["type"] == "json_invalid":
+        return HttpError(400, f"the body is not valid JSON: {err['ctx']['error']}")
+    if err["type"] == "model_type" or not loc:
+        return HttpError(422, 'the body must be a JSON object {"inputs": [...]}')
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] in LIMIT_FLAGS and (err["loc"] == ("inputs",) or isinstance(err["loc"][-1], int)):
+        limit = cfg.max_texts if err["type"] == "too_long" else cfg.max_chars
+        return HttpError(413, f"{loc}: {msg}; the limit is {limit} ({LIMIT_FLAGS[err['type']]})")
+    return HttpError(422, f"{loc}: {msg}")
 
 
 def _format(endpoint: str, outputs, options: dict, backend: Backend):
@@ -155,22 +150,25 @@ def _format(endpoint: str, outputs, options: dict, backend: Backend):
     return outputs
 
 
-def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
+def create_app(cfg: ServeConfig, backend: Optional[Backend] = None, workers: int = 1,
                on_load_error: Optional[Callable[[str], None]] = None) -> FastAPI:
     """The application; the model loads in a background thread at startup
-    (``/health`` says when it is ready).  ``backend``: an already loaded one;
-    ``on_load_error(message)``: called when loading fails (the CLI stops the
-    server and exits 1)."""
+    (``/health`` says when it is ready).  ``backend``: an already loaded one (any
+    object with the :class:`~xlmr_user.serving.backends.Backend` interface);
+    ``workers``: model threads; ``on_load_error(message)``: called when loading
+    fails (the CLI stops the server and exits 1)."""
+    api_key = read_api_key(cfg.api_key_file) if cfg.api_key_file else None
     metrics = Metrics()
     state = {"backend": None, "batcher": None, "error": None, "started": time.monotonic()}
 
     def load():
         try:
             b = backend or load_backend(cfg.model_dir, cfg.checkpoint_file, cfg.device, cfg.max_batch_size,
-                                          cfg.max_tokens)
+                                        cfg.max_tokens or None)
             b.warm_up()
+            state["models"] = request_models(cfg, b)
             batcher = DynamicBatcher(b.run, cfg.max_batch_size, cfg.max_batch_delay_ms / 1000.0,
-                                     cfg.max_queue, metrics.on_batch, cfg.workers)
+                                     cfg.max_queue, metrics.on_batch, workers)
             batcher.start()
             state["batcher"], state["backend"] = batcher, b
             metrics.ready.set(1)
@@ -209,10 +207,10 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
         return state["backend"]
 
     def check_token(request: Request) -> None:
-        if cfg.api_key is None:
+        if api_key is None:
             return
         given = request.headers.get("authorization", "")
-        expected = f"Bearer {cfg.api_key}"
+        expected = f"Bearer {api_key}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise HttpError(401, "missing or wrong bearer token (Authorization: Bearer TOKEN)",
                             {"WWW-Authenticate": "Bearer"})
@@ -228,14 +226,17 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
             raise HttpError(413, f"request body of {len(raw)} bytes is over the limits "
                             f"(--max-texts {cfg.max_texts}, --max-chars {cfg.max_chars})")
         try:
-            body = json.loads(raw.decode("utf-8"))
+            raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise HttpError(400, f"the body is not valid UTF-8 (byte {e.start})") from None
-        except json.JSONDecodeError as e:
-            raise HttpError(400, f"the body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-        inputs, options = _validate(endpoint, body, b, cfg)
+        try:
+            body = state["models"][endpoint].model_validate_json(raw)
+        except ValidationError as e:
+            raise _http_error(e, cfg) from None
+        inputs = body.inputs
+        options = body.model_dump(exclude={"inputs"})
         if endpoint == FILL_MASK:
-            inputs = [(text, options["top_k"]) for text in inputs]
+            inputs = [(text, body.top_k) for text in inputs]
         try:
             outputs = await state["batcher"].submit(inputs)
         except QueueFull:
@@ -255,11 +256,15 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
     async def fill_mask(request: Request):
         return await handle(FILL_MASK, request)
 
+    @app.post("/v1/tag")
+    async def tag(request: Request):
+        return await handle(TAG, request)
+
     @app.get("/v1/model")
     async def model(request: Request):
         check_token(request)
         b = ready_backend()
-        return {**b.info(), "max_batch_size": cfg.max_batch_size, "max_tokens": cfg.max_tokens,
+        return {**b.info(), "max_batch_size": cfg.max_batch_size, "max_tokens": cfg.max_tokens or None,
                 "max_batch_delay_ms": cfg.max_batch_delay_ms, "max_texts": cfg.max_texts,
                 "max_chars": cfg.max_chars}
 
@@ -280,5 +285,5 @@ def create_app(cfg: ServeConfig, backend: Optional[Backend] = None,
 
 
 KIND_FOR = {CLASSIFY: "classifier (xlmr-export)", SCORE: "language-model (xlmr_language_modeling)",
-            FILL_MASK: "masked-LM (xlmr-export-pretrained)"}
-KNOWN_PATHS = {"/v1/classify", "/v1/score", "/v1/fill-mask", "/v1/model", "/health", "/metrics"}
+            FILL_MASK: "masked-LM (xlmr-export of a pretraining run)", TAG: "tagger (xlmr-export)"}
+KNOWN_PATHS = {"/v1/classify", "/v1/score", "/v1/fill-mask", "/v1/tag", "/v1/model", "/health", "/metrics"}

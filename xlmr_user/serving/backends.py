@@ -1,34 +1,25 @@
 """What the server runs: one model directory, loaded once, answering batches.
 
-The kind comes from the checkpoint's task:
-
-==========================  ===========  =========================================
-task                        kind         endpoint
-==========================  ===========  =========================================
-text_classification         classifier   ``POST /v1/classify`` (xlmr-export dirs)
-xlmr_language_modeling      lm           ``POST /v1/score`` (DIR/dict.txt + checkpoint)
-masked_lm, xlmr_masked_lm   masked_lm    ``POST /v1/fill-mask`` (xlmr-export-pretrained)
-==========================  ===========  =========================================
-
+The kind comes from the checkpoint's task (:mod:`xlmr_user.inference.model_dir`):
+a classifier answers ``POST /v1/classify``, a language model ``POST /v1/score``
+(a data-bin's dict.txt and a checkpoint), a masked LM ``POST /v1/fill-mask``, a tagger
+``POST /v1/tag``.
 Every checkpoint loads through fairseq's ``load_checkpoint_to_cpu``, which the
 plugin restricts to torch's ``weights_only`` allow-list: nothing in a file runs.
 """
-from __future__ import annotations
-
 import math
 import os
 from typing import List, Optional, Sequence
 
 import torch
 
-from ..errors import MissingDataError, XlmrUserError
+from ..errors import MissingDataError
+from ..inference.model_dir import checkpoint_kind, checkpoint_path, check_model_dir, load_hub, read_meta
 from ..prep.download import sha256
-from ..prep.files import DICT_FILE, MODEL_FILE, SPM_FILE
+from ..prep.files import MODEL_FILE, SPM_FILE
 
-CLASSIFY, SCORE, FILL_MASK = "classify", "score", "fill-mask"
-KINDS = {"text_classification": "classifier", "xlmr_language_modeling": "lm",
-         "language_modeling": "lm", "masked_lm": "masked_lm", "xlmr_masked_lm": "masked_lm"}
-ENDPOINT = {"classifier": CLASSIFY, "lm": SCORE, "masked_lm": FILL_MASK}
+CLASSIFY, SCORE, FILL_MASK, TAG = "classify", "score", "fill-mask", "tag"
+ENDPOINT = {"classifier": CLASSIFY, "lm": SCORE, "masked_lm": FILL_MASK, "tagger": TAG}
 FILL_MASK_CANDIDATES = 50  # top-k computed per mask; a request's top_k is at most this
 
 
@@ -68,10 +59,9 @@ class ClassifierBackend(Backend):
 
     def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
-        from ..inference.model_dir import load_classifier, read_meta
         from ..inference.predict import Classifier
 
-        hub = load_classifier(model_dir, checkpoint, device)
+        hub = load_hub(model_dir, checkpoint, device, kind="classifier")
         self.clf = Classifier(hub, batch_size, max_tokens)
         self.labels = list(self.clf.labels)
         self.pair = bool((read_meta(model_dir) or {}).get("pair"))
@@ -92,6 +82,27 @@ class ClassifierBackend(Backend):
         return self.clf.log_probs(rows).exp().tolist()
 
 
+class TaggerBackend(Backend):
+    """An ``xlmr-export`` directory of a tagger: per text, its words, their tags and the
+    entities with character offsets, as ``xlmr-predict`` writes them."""
+    kind = "tagger"
+
+    def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
+        super().__init__(model_dir, checkpoint, device)
+        from ..inference.tagger import Tagger
+
+        self.tagger = Tagger(model_dir, checkpoint, device, batch_size, max_tokens)
+        self.labels, self.scheme = list(self.tagger.labels), self.tagger.scheme
+        self.max_positions = self.tagger.max_positions
+        self._describe(self.tagger.model, self.tagger.cfg)
+
+    def info(self) -> dict:
+        return {**super().info(), "labels": self.labels, "scheme": self.scheme}
+
+    def run(self, items):
+        return self.tagger.tag_lines(items)
+
+
 class LanguageModelBackend(Backend):
     """``xlmr_language_modeling`` checkpoints: log-probability of each text
     (its tokens and the end of sentence), token and word perplexity, scored as
@@ -101,7 +112,6 @@ class LanguageModelBackend(Backend):
 
     def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
-        import xlmr_user  # noqa: F401
         from fairseq import checkpoint_utils
 
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
@@ -162,15 +172,7 @@ class MaskedLMBackend(Backend):
 
     def __init__(self, model_dir, checkpoint, device, batch_size, max_tokens):
         super().__init__(model_dir, checkpoint, device)
-        import xlmr_user  # noqa: F401
-        from fairseq.models.roberta import RobertaModel
-
-        self.hub = RobertaModel.from_pretrained(
-            os.path.abspath(model_dir), checkpoint_file=os.path.abspath(checkpoint),
-            data_name_or_path=".", bpe="sentencepiece",
-            sentencepiece_model=os.path.join(os.path.abspath(model_dir), SPM_FILE)).eval()
-        if device != "cpu":
-            self.hub.to(device)
+        self.hub = load_hub(model_dir, checkpoint, device, kind="masked_lm")
         self.max_positions = self.hub.model.max_positions()
         self.candidates = min(FILL_MASK_CANDIDATES, len(self.hub.task.source_dictionary))
         self._describe(self.hub.model, self.hub.cfg)
@@ -185,37 +187,14 @@ class MaskedLMBackend(Backend):
                  for s, p, t in self.hub.fill_mask(text, topk=min(k, self.candidates))] for text, k in items]
 
 
-def checkpoint_task(checkpoint: str) -> str:
-    """The task name stored in a checkpoint (loaded with the allow-list)."""
-    import xlmr_user  # noqa: F401  (installs the safe loader)
-    from fairseq import checkpoint_utils
-
-    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
-    cfg = state.get("cfg") or {}
-    task = cfg.get("task") if isinstance(cfg, dict) else getattr(cfg, "task", None)
-    name = (task or {}).get("_name") if isinstance(task, dict) else getattr(task, "_name", None)
-    if name is None and state.get("args") is not None:
-        name = getattr(state["args"], "task", None)
-    return name
-
-
 def load_backend(model_dir: str, checkpoint_file: str = MODEL_FILE, device: str = "cpu",
                  batch_size: int = 32, max_tokens: Optional[int] = None) -> Backend:
     """``batch_size`` texts at most per call of the model; ``max_tokens``: also at most
     that many tokens, padding included (length-sorted batches; None: no limit)."""
     if not os.path.isdir(model_dir):
         raise MissingDataError(f"{model_dir}: no such directory")
-    checkpoint = os.path.abspath(checkpoint_file if os.path.isabs(checkpoint_file)
-                                 else os.path.join(model_dir, checkpoint_file))
-    if not os.path.isfile(checkpoint):
-        raise MissingDataError(f"{checkpoint}: no such checkpoint (--checkpoint-file)")
-    task = checkpoint_task(checkpoint)
-    kind = KINDS.get(task)
-    if kind is None:
-        raise XlmrUserError(f"{checkpoint}: a '{task}' checkpoint; xlmr-serve serves "
-                            f"{', '.join(sorted(KINDS))} checkpoints")
-    if kind == "lm" and not os.path.isfile(os.path.join(model_dir, DICT_FILE)):
-        raise MissingDataError(f"{os.path.join(model_dir, DICT_FILE)}: no such file; a language-model "
-                               "directory holds the dict.txt it was trained with (its data-bin)")
-    cls = {"classifier": ClassifierBackend, "lm": LanguageModelBackend, "masked_lm": MaskedLMBackend}[kind]
+    kind = checkpoint_kind(checkpoint_path(model_dir, checkpoint_file))
+    checkpoint = check_model_dir(model_dir, kind, checkpoint_file)
+    cls = {"classifier": ClassifierBackend, "tagger": TaggerBackend, "lm": LanguageModelBackend,
+           "masked_lm": MaskedLMBackend}[kind]
     return cls(model_dir, checkpoint, device, batch_size, max_tokens)

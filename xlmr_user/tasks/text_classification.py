@@ -8,11 +8,15 @@ fairseq's GLUE recipes)::
     DATA/input1/...         second sentence of a pair (optional)
     DATA/label/{dict.txt, train.*, valid.*, test.*}
 
-Each example becomes ``<init-token> sentence1 </s> [<separator-token> sentence2 </s>]``,
-truncated to ``--max-positions`` tokens (the count is logged).  Batches hold examples
-of about one length (``--batching length``; ``random`` is fairseq's order).  Works with
-fairseq's ``roberta`` model family, so XLM-R / RoBERTa checkpoints can be
-fine-tuned with ``--restore-file``.
+The task is fairseq's ``sentence_prediction`` (its dataset pipeline, model and
+classification head): each example becomes ``<init-token> sentence1 </s>
+[<separator-token> sentence2 </s>]``, truncated to ``--max-positions`` tokens.  What
+it adds: the number of classes read from ``label/dict.txt``; one-line errors for
+data that does not fit; the number of examples the truncation shortened, logged;
+batches of examples of about one length (``--batching length``; ``random`` is
+fairseq's order); fine-tuning options (:mod:`xlmr_user.peft`); and what every plugin
+task adds (:mod:`xlmr_user.tasks.plugin_task`).  Works with fairseq's ``roberta``
+model family, so XLM-R / RoBERTa checkpoints can be fine-tuned with ``--restore-file``.
 """
 import contextlib
 import logging
@@ -20,36 +24,19 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
-import numpy as np
-from fairseq.data import (
-    ConcatSentencesDataset,
-    Dictionary,
-    IdDataset,
-    NestedDictionaryDataset,
-    NumelDataset,
-    NumSamplesDataset,
-    OffsetTokensDataset,
-    PrependTokenDataset,
-    RightPadDataset,
-    SortDataset,
-    StripTokenDataset,
-    data_utils,
-)
-from fairseq.data.shorten_dataset import maybe_shorten_dataset
+from fairseq.data import Dictionary, SortDataset, data_utils
 from fairseq.dataclass import ChoiceEnum
-from fairseq.tasks import FairseqTask, register_task
-from omegaconf import II, MISSING, OmegaConf, open_dict
+from fairseq.tasks import register_task
+from fairseq.tasks.sentence_prediction import SentencePredictionConfig, SentencePredictionTask
+from omegaconf import OmegaConf, open_dict
 
 from ..errors import ConfigError, DataError, MissingDataError
-from ..fairseq_fixes import EvaluateEveryExample, criterion_name, guard_vocabulary
 from ..peft import PeftConfig, apply_peft
-from ..optim.muon import tag_muon_parameters
-from ..utils.params import log_parameter_counts
 from ..prep.files import DICT_FILE
+from .plugin_task import PluginTask, criterion_name
 
 logger = logging.getLogger(__name__)
 
-SHORTEN_METHOD_CHOICES = ChoiceEnum(["none", "truncate", "random_crop"])
 BATCHING_CHOICES = ChoiceEnum(["length", "random"])
 PREPARE_HINT = "prepare the data with data-prep/prepare_classification.sh"
 CRITERION_HINT = ("--task text_classification needs a sentence-level criterion with a "
@@ -58,12 +45,11 @@ CRITERION_HINT = ("--task text_classification needs a sentence-level criterion w
 
 
 @dataclass
-class TextClassificationConfig(PeftConfig):
-    """Data options below; the fine-tuning options (--freeze-encoder, --bitfit,
-    --lora-*) come from :class:`xlmr_user.peft.PeftConfig`."""
+class TextClassificationConfig(SentencePredictionConfig, PeftConfig):
+    """sentence_prediction's options with RoBERTa's special tokens as defaults, the
+    number of classes read from the data, and length batching; the fine-tuning
+    options (--freeze-encoder, --bitfit, --lora-*) come from :class:`xlmr_user.peft.PeftConfig`."""
 
-    data: str = field(default=MISSING, metadata={"help": "path to the data directory "
-                      "(input0/, optional input1/, label/)"})
     num_classes: int = field(
         default=-1,
         metadata={"help": "number of classes; -1 takes it from label/dict.txt, "
@@ -79,28 +65,21 @@ class TextClassificationConfig(PeftConfig):
         metadata={"help": "token id put between the two sentences of a pair "
                   "(2 = </s>, as in RoBERTa/XLM-R); -1 for none"},
     )
-    max_positions: int = field(
-        default=512, metadata={"help": "maximum tokens per example, special tokens included"}
-    )
-    shorten_method: SHORTEN_METHOD_CHOICES = field(
+    shorten_method: ChoiceEnum(["none", "truncate", "random_crop"]) = field(
         default="truncate",
         metadata={"help": "what to do with examples longer than --max-positions"},
     )
-    shorten_data_split_list: str = field(
-        default="",
-        metadata={"help": "comma-separated splits to shorten (default: all)"},
-    )
-    no_shuffle: bool = field(default=False, metadata={"help": "keep the data order"})
     # SST-2's random batches of 32 hold 3.1x their real tokens (128: 3.7x), padding that a
     # transformer computes in full
     batching: BATCHING_CHOICES = field(default="length", metadata={
         "help": "length: each batch holds examples of about one length (sorted by length, "
                 "ties in random order; the batches are shuffled every epoch), so that little "
                 "is padding; random: examples in random order (fairseq's sentence_prediction)"})
-    # the criterion's --classification-head-name; a default when the criterion has none,
-    # so that build_criterion can say which criterion to use instead
+    # a plain default (sentence_prediction reads the criterion's), so that any criterion
+    # builds and build_criterion can say which one to use instead
+    regression_target: bool = field(default=False, metadata={
+        "help": "not supported here: regression is fairseq's --task sentence_prediction"})
     classification_head_name: str = "${oc.select:criterion.classification_head_name,sentence_classification_head}"
-    seed: int = II("common.seed")
 
 
 def _token_or_none(value):
@@ -108,30 +87,27 @@ def _token_or_none(value):
 
 
 @register_task("text_classification", dataclass=TextClassificationConfig)
-class TextClassificationTask(EvaluateEveryExample, FairseqTask):
-    """Sentence (pair) classification with a label dictionary."""
+class TextClassificationTask(PluginTask, SentencePredictionTask):
+    """fairseq's sentence_prediction (its dataset pipeline, model and head) for
+    classification, with clear errors for data that does not fit, a count of the
+    examples --max-positions shortens, and length batching."""
 
     def __init__(self, cfg: TextClassificationConfig, data_dictionary, label_dictionary):
-        super().__init__(cfg)
-        self.dictionary = data_dictionary
-        self._label_dictionary = label_dictionary
-
-    @classmethod
-    def load_dictionary(cls, filename):
-        """Input dictionary plus ``<mask>``, as fairseq's masked_lm and
-        sentence_prediction tasks do: vocab sizes then match RoBERTa/XLM-R
-        checkpoints."""
-        dictionary = Dictionary.load(filename)
-        dictionary.add_symbol("<mask>")
-        return dictionary
+        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
+            cfg.init_token = _token_or_none(cfg.init_token)
+            cfg.separator_token = _token_or_none(cfg.separator_token)
+        super().__init__(cfg, data_dictionary, label_dictionary)
 
     @classmethod
     def setup_task(cls, cfg: TextClassificationConfig, **kwargs):
+        if cfg.regression_target or cfg.d2v2_multi:
+            raise ConfigError("--task text_classification classifies; for --regression-target or "
+                              "--d2v2-multi use fairseq's --task sentence_prediction")
         paths = {k: os.path.join(cfg.data, k, DICT_FILE) for k in ("input0", "label")}
         for path in paths.values():
             if not os.path.isfile(path):
                 raise MissingDataError(f"{path}: no such file; {PREPARE_HINT}")
-        data_dict = cls.load_dictionary(paths["input0"])
+        data_dict = cls.load_dictionary(paths["input0"])  # + <mask>, as RoBERTa/XLM-R's
         label_dict = Dictionary.load(paths["label"])
         num_labels = len(label_dict) - label_dict.nspecial
         labels = label_dict.symbols[label_dict.nspecial:]
@@ -148,112 +124,57 @@ class TextClassificationTask(EvaluateEveryExample, FairseqTask):
         logger.info("[label] dictionary: %d classes: %s", num_labels, " ".join(labels))
         return cls(cfg, data_dict, label_dict)
 
-    def _load_split(self, key, split, dictionary, combine):
-        path = os.path.join(self.cfg.data, key, split)
-        return data_utils.load_indexed_dataset(path, dictionary, combine=combine)
+    def dictionary_file(self) -> str:
+        return os.path.join(self.cfg.data, "input0", DICT_FILE)
 
-    def load_dataset(self, split, combine=False, **kwargs):
-        input0 = self._load_split("input0", split, self.source_dictionary, combine)
+    def _load_split(self, key, split, dictionary):
+        return data_utils.load_indexed_dataset(os.path.join(self.cfg.data, key, split), dictionary)
+
+    def check_split(self, split):
+        """One-line errors for what sentence_prediction would fail on, or get wrong,
+        later; the number of examples longer than --max-positions."""
+        input0 = self._load_split("input0", split, self.source_dictionary)
         if input0 is None:
             raise MissingDataError(
                 f"{os.path.join(self.cfg.data, 'input0', split)}.{{bin,idx}}: split "
-                f"{split!r} not found; {PREPARE_HINT}"
-            )
-        input1 = self._load_split("input1", split, self.source_dictionary, combine)
-        init_token = _token_or_none(self.cfg.init_token)
-        separator = _token_or_none(self.cfg.separator_token)
-
-        if init_token is not None:
-            input0 = PrependTokenDataset(input0, init_token)
-        if input1 is None:
-            src_tokens = input0
-        else:
+                f"{split!r} not found; {PREPARE_HINT}")
+        lengths = input0.sizes + (self.cfg.init_token is not None)
+        input1 = self._load_split("input1", split, self.source_dictionary)
+        if input1 is not None:
             if len(input1) != len(input0):
                 raise DataError(f"{self.cfg.data}: input0/{split} has {len(input0)} "
-                                 f"examples but input1/{split} has {len(input1)}")
-            if separator is not None:
-                input1 = PrependTokenDataset(input1, separator)
-            src_tokens = ConcatSentencesDataset(input0, input1)
-
-        with data_utils.numpy_seed(self.cfg.seed):
-            shuffle = np.random.permutation(len(src_tokens))
-
-        too_long = int((src_tokens.sizes > self.max_positions()).sum())
-        src_tokens = maybe_shorten_dataset(
-            src_tokens,
-            split,
-            self.cfg.shorten_data_split_list,
-            self.cfg.shorten_method,
-            self.max_positions(),
-            self.cfg.seed,
-        )
+                                f"examples but input1/{split} has {len(input1)}")
+            lengths = lengths + input1.sizes + (self.cfg.separator_token is not None)
+        labels = self._load_split("label", split, self.label_dictionary)
+        if labels is not None and len(labels) != len(input0):
+            raise DataError(f"{self.cfg.data}: label/{split} has {len(labels)} "
+                            f"labels but input0/{split} has {len(input0)} examples")
+        too_long = int((lengths > self.max_positions()).sum())
         if too_long:
-            shortened = int((src_tokens.sizes > self.max_positions()).sum()) == 0
+            shortened = self.cfg.shorten_method != "none" and (
+                not self.cfg.shorten_data_split_list or split in self.cfg.shorten_data_split_list.split(","))
             logger.warning(
                 "%s: %d of %d examples are longer than --max-positions %d%s",
-                split, too_long, len(src_tokens), self.max_positions(),
+                split, too_long, len(input0), self.max_positions(),
                 f" and were shortened ({self.cfg.shorten_method})" if shortened
-                else " (not shortened: --shorten-method none; they will be skipped or fail)",
-            )
+                else " (not shortened: --shorten-method none; they will be skipped or fail)")
+        return labels is not None
 
-        dataset = {
-            "id": IdDataset(),
-            "net_input": {
-                "src_tokens": RightPadDataset(src_tokens, pad_idx=self.source_dictionary.pad()),
-                "src_lengths": NumelDataset(src_tokens, reduce=False),
-            },
-            "nsentences": NumSamplesDataset(),
-            "ntokens": NumelDataset(src_tokens, reduce=True),
-        }
-        label_dataset = self._load_split("label", split, self.label_dictionary, combine)
-        if label_dataset is not None:
-            if len(label_dataset) != len(src_tokens):
-                raise DataError(f"{self.cfg.data}: label/{split} has {len(label_dataset)} "
-                                 f"labels but input0/{split} has {len(src_tokens)} examples")
-            dataset["target"] = OffsetTokensDataset(
-                StripTokenDataset(label_dataset, id_to_strip=self.label_dictionary.eos()),
-                offset=-self.label_dictionary.nspecial,
-            )
+    def load_dataset(self, split, combine=False, **kwargs):
+        labelled = self.check_split(split)
+        dataset = super().load_dataset(split, combine=combine, **kwargs)
+        if self.cfg.batching == "length" and isinstance(dataset, SortDataset):
+            shuffle, nested = dataset.sort_order[0], dataset.dataset  # np.lexsort: the last key first
+            dataset = SortDataset(nested, sort_order=[shuffle, nested.sizes[0]])
+        if not labelled:
+            logger.info("%s: no labels (an unlabelled split)", split)
+        self.datasets[split] = dataset
+        return dataset
 
-        nested = NestedDictionaryDataset(dataset, sizes=[src_tokens.sizes])
-        if not self.cfg.no_shuffle:  # np.lexsort: the last key first
-            by_length = self.cfg.batching == "length"
-            nested = SortDataset(nested, sort_order=[shuffle, src_tokens.sizes] if by_length else [shuffle])
-        logger.info("loaded %s: %d examples%s", split, len(nested),
-                    "" if label_dataset is not None else " (unlabelled)")
-        self.datasets[split] = nested
-        return nested
-
-    def build_model(self, cfg, from_checkpoint=False):
-        from fairseq import models
-
-        with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.ExitStack():
-            cfg.max_positions = self.cfg.max_positions
-        model = models.build_model(cfg, self, from_checkpoint)
-        head = self.cfg.classification_head_name
-        if head not in getattr(model, "classification_heads", {}):
-            model.register_classification_head(head, num_classes=self.cfg.num_classes)
-        apply_peft(model, self.cfg)
-        log_parameter_counts(model, logger)
-        tag_muon_parameters(model)  # for --optimizer muon
-        return guard_vocabulary(model, os.path.join(self.cfg.data, "input0", DICT_FILE))
+    def prepare_model(self, model):
+        return apply_peft(model, self.cfg)
 
     def build_criterion(self, cfg, from_checkpoint=False):
         if not hasattr(cfg, "classification_head_name"):
             raise ConfigError(f"--criterion {criterion_name(cfg)}: {CRITERION_HINT}")
         return super().build_criterion(cfg, from_checkpoint)
-
-    def max_positions(self):
-        return self.cfg.max_positions
-
-    @property
-    def source_dictionary(self):
-        return self.dictionary
-
-    @property
-    def target_dictionary(self):
-        return self.dictionary
-
-    @property
-    def label_dictionary(self):
-        return self._label_dictionary

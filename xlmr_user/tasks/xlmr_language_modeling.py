@@ -13,7 +13,7 @@ The data format is fairseq's own (``fairseq-preprocess --only-source``); every
   counts are summed over batches and workers before the ratio is taken.
 * adaptive input / softmax cutoffs that do not fit the dictionary are dropped
   (a model sized for WikiText-2 still builds on a test corpus of 200 words).
-* every evaluation example is scored (``fairseq_fixes.EvaluateEveryExample``).
+* what every plugin task adds (:mod:`xlmr_user.tasks.plugin_task`).
 """
 import contextlib
 import logging
@@ -31,11 +31,9 @@ from fairseq.tasks.language_modeling import LanguageModelingConfig, LanguageMode
 from omegaconf import OmegaConf, open_dict
 
 from ..errors import MissingDataError
-from ..fairseq_fixes import EvaluateEveryExample, guard_vocabulary
-from ..optim.muon import tag_muon_parameters
-from ..utils.params import log_parameter_counts
 from ..prep.files import DICT_FILE
 from ..prep.sentencepiece_model import SPM_WORD_START
+from .plugin_task import PluginTask
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ class XlmrLanguageModelingConfig(LanguageModelingConfig):
     )
 
 
-def word_start_mask(dictionary, mode: str) -> Tuple[torch.Tensor, str]:
+def lm_word_starts(dictionary, mode: str) -> Tuple[torch.Tensor, str]:
     """Boolean per dictionary index: does this token start a new word?  Also
     returns the mode used (``auto`` resolved to ``token`` or ``sentencepiece``)."""
     symbols = dictionary.symbols
@@ -84,10 +82,10 @@ def fit_cutoffs(value, vocab_size: int):
 
 
 @register_task("xlmr_language_modeling", dataclass=XlmrLanguageModelingConfig)
-class XlmrLanguageModelingTask(EvaluateEveryExample, LanguageModelingTask):
+class XlmrLanguageModelingTask(PluginTask, LanguageModelingTask):
     def __init__(self, args, dictionary, output_dictionary=None, targets=None):
         super().__init__(args, dictionary, output_dictionary, targets=targets)
-        self.word_start, mode = word_start_mask(self.target_dictionary,
+        self.word_start, mode = lm_word_starts(self.target_dictionary,
                                                 getattr(args, "word_boundary", "auto"))
         logger.info("word_ppl counts words as: %s", mode)
 
@@ -118,11 +116,10 @@ class XlmrLanguageModelingTask(EvaluateEveryExample, LanguageModelingTask):
                     logger.info("--%s %s does not fit the %d-word dictionary: using %s",
                                 key.replace("_", "-"), getattr(cfg, key), vocab, new)
                     setattr(cfg, key, new)
-        model = super().build_model(cfg, from_checkpoint)
-        log_parameter_counts(model, logger)
-        tag_muon_parameters(model)  # for --optimizer muon
-        dict_path = os.path.join(utils.split_paths(self.args.data)[0], DICT_FILE)
-        return guard_vocabulary(model, dict_path)
+        return super().build_model(cfg, from_checkpoint)
+
+    def dictionary_file(self) -> str:
+        return os.path.join(utils.split_paths(self.args.data)[0], DICT_FILE)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         loss, sample_size, log = super().train_step(

@@ -18,6 +18,8 @@ folder per language, ``DATA/LANG/{train,valid}.{bin,idx}``; a folder with
 * Validation scores each language's valid set separately as well:
   ``loss_LANG``, ``ppl_LANG`` and (with ``--criterion xlmr_masked_lm``)
   ``accuracy_LANG``, from counts summed over batches and workers.
+* what every plugin task adds (:mod:`xlmr_user.tasks.plugin_task`), the vocabulary
+  guard among it: resuming with another ``dict.txt`` is a one-line error.
 """
 import logging
 import math
@@ -50,12 +52,10 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
 from ..criterions.xlmr_masked_lm import MaskedLmWithAccuracy
 from ..errors import ConfigError, MissingDataError
-from ..fairseq_fixes import EvaluateEveryExample
 from ..prep.files import DICT_FILE
 from ..prep.pretraining import sampling_probabilities
 from ..prep.sentencepiece_model import SPM_WORD_START
-from ..optim.muon import tag_muon_parameters
-from ..utils.params import log_parameter_counts
+from .plugin_task import PluginTask
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class XlmrMaskedLMConfig(MaskedLMConfig):
                                  "whole lines"})
 
 
-def word_start_mask(dictionary) -> torch.Tensor:
+def mlm_whole_word_starts(dictionary) -> torch.Tensor:
     """1 for every dictionary entry that starts a word: the special symbols and
     sentencepiece pieces that start with ``▁`` (fairseq's rule, without --bpe)."""
     return torch.ByteTensor([
@@ -85,7 +85,7 @@ def word_start_mask(dictionary) -> torch.Tensor:
 
 
 @register_task("xlmr_masked_lm", dataclass=XlmrMaskedLMConfig)
-class XlmrMaskedLMTask(EvaluateEveryExample, MaskedLMTask):
+class XlmrMaskedLMTask(PluginTask, MaskedLMTask):
     cfg: XlmrMaskedLMConfig
 
     def __init__(self, cfg: XlmrMaskedLMConfig, dictionary=None):
@@ -164,7 +164,7 @@ class XlmrMaskedLMTask(EvaluateEveryExample, MaskedLMTask):
             leave_unmasked_prob=self.cfg.leave_unmasked_prob,
             random_token_prob=self.cfg.random_token_prob,
             freq_weighted_replacement=self.cfg.freq_weighted_replacement,
-            mask_whole_words=word_start_mask(self.source_dictionary) if self.cfg.mask_whole_words else None,
+            mask_whole_words=mlm_whole_word_starts(self.source_dictionary) if self.cfg.mask_whole_words else None,
             mask_multiple_length=self.cfg.mask_multiple_length, mask_stdev=self.cfg.mask_stdev)
         pad = self.source_dictionary.pad()
         dataset = NestedDictionaryDataset({
@@ -183,11 +183,8 @@ class XlmrMaskedLMTask(EvaluateEveryExample, MaskedLMTask):
                     self.cfg.tokens_per_sample)
         return self.datasets[split]
 
-    def build_model(self, cfg, from_checkpoint=False):
-        model = super().build_model(cfg, from_checkpoint)
-        log_parameter_counts(model, logger)
-        tag_muon_parameters(model)  # for --optimizer muon
-        return model
+    def dictionary_file(self) -> str:
+        return os.path.join(utils.split_paths(self.cfg.data)[0], DICT_FILE)
 
     # ---- validation per language ----
     def valid_step(self, sample, model, criterion):

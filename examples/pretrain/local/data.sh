@@ -6,31 +6,28 @@
 #   LANG.xml.xz      the Wikipedia dumps in wikipedia/ (bn, el, hy, ja, mr, uk, vi)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../../data-prep/common.sh"
-dest="" src=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --dest) dest=$2; shift 2 ;;
-    --from) src=$2; shift 2 ;;
-    *) die "usage: $0 --dest DIR [--from DIR]" ;;
-  esac
-done
-[ -n "$dest" ] || die "usage: $0 --dest DIR [--from DIR]"
+source "$XLMR_ROOT/examples/templates/lib.sh"
+help_message=$(sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//')
+knob dest "" "the folder to fill"
+knob from "" "a folder of LANG.txt / LANG.xml[.bz2|.xz] files (default: the corpus of ../shared/data)"
+knob shared_data "$XLMR_ROOT/../shared/data" "where the default corpus is read from"
+source "$XLMR_ROOT/examples/templates/parse_options.sh"
+[ -n "$dest" ] || die "--dest DIR is required (see --help)"
 if [ -d "$dest" ] && [ -n "$(ls -A "$dest")" ]; then log "$dest exists, skipping"; exit 0; fi
-shared=${SHARED_DATA:-$XLMR_ROOT/../shared/data}
 tmp="$dest.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
-if [ -n "$src" ]; then
-  [ -d "$src" ] || die "$src: no such directory"
-  src="$(cd "$src" && pwd)"
+if [ -n "$from" ]; then
+  [ -d "$from" ] || die "$from: no such directory"
+  from="$(cd "$from" && pwd)"
   n=0
-  for f in "$src"/*.txt "$src"/*.xml "$src"/*.xml.bz2 "$src"/*.xml.xz; do
+  for f in "$from"/*.txt "$from"/*.xml "$from"/*.xml.bz2 "$from"/*.xml.xz; do
     [ -f "$f" ] && ln -s "$f" "$tmp/$(basename "$f")" && n=$((n + 1))
   done
-  [ "$n" -gt 0 ] || die "$src: no LANG.txt or LANG.xml[.bz2|.xz] files"
+  [ "$n" -gt 0 ] || die "$from: no LANG.txt or LANG.xml[.bz2|.xz] files"
 else
-  [ -d "$shared/wikipedia" ] || die "$shared: not found; pass --from DIR with LANG.txt / LANG.xml* files"
-  cat "$shared/wikitext-2/wiki.valid.tokens" "$shared/wikitext-2/wiki.test.tokens" > "$tmp/en.wikitext.txt"
-  tail -n +2 "$shared/sst-2/train.tsv" | cut -f1 > "$tmp/en.sst2.txt"
-  for f in "$shared"/wikipedia/*wiki-*.xml.xz; do
+  [ -d "$shared_data/wikipedia" ] || die "$shared_data: not found; pass --from DIR with LANG.txt / LANG.xml* files"
+  cat "$shared_data/wikitext-2/wiki.valid.tokens" "$shared_data/wikitext-2/wiki.test.tokens" > "$tmp/en.wikitext.txt"
+  tail -n +2 "$shared_data/sst-2/train.tsv" | cut -f1 > "$tmp/en.sst2.txt"
+  for f in "$shared_data"/wikipedia/*wiki-*.xml.xz; do
     ln -s "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$tmp/$(basename "$f" | sed 's/wiki-.*//').xml.xz"
   done
 fi

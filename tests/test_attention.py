@@ -1,19 +1,21 @@
-"""The plugin's transformer LMs run self-attention through SDPA (is_causal=True):
-same numbers and gradients as fairseq's MultiheadAttention, same state dict."""
+"""The plugin's one self-attention (SdpaSelfAttention, through SDPA): the same
+numbers and gradients as fairseq's MultiheadAttention, causal or with padding,
+full-sequence or incremental; what fairseq's build hooks put in the LM decoder and
+the RoBERTa encoder; the adaptive input under autocast."""
 import pytest
 import torch
 from fairseq.modules import MultiheadAttention
 
-from conftest import batches, build_lm
-from xlmr_user.modules.causal_attention import CausalSelfAttention
+from helpers import batches, build_lm, build_task
+from xlmr_user.modules.sdpa_attention import SdpaSelfAttention
+from xlmr_user.modules.transformer_layers import SdpaDecoderLayer, SdpaEncoderLayer
 
 
-def _pair(dropout=0.0, seed=0):
+def _pair(dropout=0.0, seed=0, causal=True):
     torch.manual_seed(seed)
     ref = MultiheadAttention(32, 4, dropout=dropout, self_attention=True)
-    ours = MultiheadAttention(32, 4, dropout=dropout, self_attention=True)
-    ours.load_state_dict(ref.state_dict())
-    ours.__class__ = CausalSelfAttention
+    ours = SdpaSelfAttention(32, 4, dropout=dropout, causal=causal)
+    ours.load_state_dict(ref.state_dict())  # the same parameters and keys
     return ref, ours
 
 
@@ -21,7 +23,7 @@ def _future_mask(t):
     return torch.triu(torch.full((t, t), float("-inf")), 1)
 
 
-def test_same_output_and_gradients_as_fairseq_attention():
+def test_causal_output_and_gradients_equal_fairseq_attention():
     ref, ours = _pair()
     x = torch.randn(7, 3, 32)
     xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -42,21 +44,25 @@ def test_same_output_and_gradients_as_fairseq_attention():
     assert not torch.allclose(out2[-1], out_o[-1].detach())
 
 
-def test_other_calls_take_fairseqs_path():
-    """Attention weights, padding masks and incremental decoding are fairseq's own."""
-    ref, ours = _pair()
+def test_padding_and_incremental_decoding_equal_fairseq_attention():
     x = torch.randn(5, 2, 32)
     pad = torch.tensor([[False] * 5, [False, False, False, True, True]])
-    o_r, w_r = ref(x, x, x, key_padding_mask=pad, attn_mask=_future_mask(5), need_weights=True)
-    o_o, w_o = ours(x, x, x, key_padding_mask=pad, attn_mask=_future_mask(5), need_weights=True)
-    torch.testing.assert_close(o_o, o_r)
-    torch.testing.assert_close(w_o, w_r)
+    ref, enc = _pair(causal=False)  # an encoder's: padding masked, both directions
+    o_r, _ = ref(x, x, x, key_padding_mask=pad, need_weights=False)
+    o_o, _ = enc(x, x, x, key_padding_mask=pad)
+    torch.testing.assert_close(o_o[:, 0], o_r[:, 0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(o_o[:3, 1], o_r[:3, 1], rtol=1e-5, atol=1e-6)  # the real tokens
+    assert torch.isfinite(o_o).all()  # padded queries too: no NaN rows
+    ref, dec = _pair()
+    o_r, _ = ref(x, x, x, key_padding_mask=pad, attn_mask=_future_mask(5), need_weights=False)
+    o_o, _ = dec(x, x, x, key_padding_mask=pad, attn_mask=_future_mask(5))
+    torch.testing.assert_close(o_o[:3], o_r[:3], rtol=1e-5, atol=1e-6)
     state_r, state_o = {}, {}
     for t in range(5):
         step = x[t:t + 1]
         a, _ = ref(step, step, step, incremental_state=state_r, need_weights=False)
-        b, _ = ours(step, step, step, incremental_state=state_o, need_weights=False)
-        torch.testing.assert_close(b, a)
+        b, _ = dec(step, step, step, incremental_state=state_o)
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
 
 
 def test_attention_dropout_is_applied_in_training_only():
@@ -64,28 +70,30 @@ def test_attention_dropout_is_applied_in_training_only():
     x = torch.randn(6, 2, 32)
     ours.train()
     torch.manual_seed(1)
-    a, _ = ours(x, x, x, attn_mask=_future_mask(6), need_weights=False)
+    a, _ = ours(x, x, x, attn_mask=_future_mask(6))
     torch.manual_seed(2)
-    b, _ = ours(x, x, x, attn_mask=_future_mask(6), need_weights=False)
+    b, _ = ours(x, x, x, attn_mask=_future_mask(6))
     assert not torch.allclose(a, b)
     ours.eval()
-    c, _ = ours(x, x, x, attn_mask=_future_mask(6), need_weights=False)
-    d, _ = ours(x, x, x, attn_mask=_future_mask(6), need_weights=False)
+    c, _ = ours(x, x, x, attn_mask=_future_mask(6))
+    d, _ = ours(x, x, x, attn_mask=_future_mask(6))
     torch.testing.assert_close(c, d)
 
 
-@pytest.mark.parametrize("arch", ["sdpa_transformer_lm_wt2_tiny"])
-def test_plugin_lm_uses_it_and_matches_fairseqs_transformer_lm(lm_bin, arch):
-    """The plugin's architecture builds sdpa_transformer_lm, whose every layer
-    attends through CausalSelfAttention; its state dict loads into fairseq's
+def test_plugin_lm_uses_it_and_matches_fairseqs_transformer_lm(lm_bin):
+    """sdpa_transformer_lm's decoder layers are built by fairseq's build_decoder_layer
+    hook with the plugin's attention; its state dict loads into fairseq's
     transformer_lm of the same config, and both give the same loss."""
     from fairseq.models.transformer_lm import TransformerLanguageModel
 
     from xlmr_user.models.sdpa_transformer_lm import SdpaTransformerLanguageModel
+    from xlmr_user.modules.adaptive_input import AmpAdaptiveInput
 
-    task, model, crit, cfg = build_lm(lm_bin, arch=arch)
+    task, model, crit, cfg = build_lm(lm_bin)
     assert type(model) is SdpaTransformerLanguageModel
-    assert all(type(layer.self_attn) is CausalSelfAttention for layer in model.decoder.layers)
+    assert all(type(layer) is SdpaDecoderLayer and type(layer.self_attn) is SdpaSelfAttention
+               and layer.self_attn.causal for layer in model.decoder.layers)
+    assert type(model.decoder.embed_tokens) is AmpAdaptiveInput
     plain = TransformerLanguageModel.build_model(cfg.model, task)
     assert all(type(layer.self_attn) is MultiheadAttention for layer in plain.decoder.layers)
     plain.load_state_dict(model.state_dict())  # strict: the same keys
@@ -98,19 +106,25 @@ def test_plugin_lm_uses_it_and_matches_fairseqs_transformer_lm(lm_bin, arch):
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-4)
 
 
+def test_plugin_encoder_uses_it(toy_bin):
+    _, model, _, _ = build_task(toy_bin)
+    layers = model.encoder.sentence_encoder.layers
+    assert all(type(layer) is SdpaEncoderLayer and type(layer.self_attn) is SdpaSelfAttention
+               and not layer.self_attn.causal for layer in layers)
+
+
 def test_adaptive_input_runs_under_autocast_with_fairseqs_numbers():
     """fairseq's AdaptiveInput fails under autocast (--amp): its fp32 buffer refuses the
     bands' half-precision rows.  The plugin's LM uses AmpAdaptiveInput: same state dict,
     the same numbers in fp32, and under autocast the bands' dtype."""
     from fairseq.modules import AdaptiveInput
 
-    from xlmr_user.modules.adaptive_input import AmpAdaptiveInput, use_amp_adaptive_input
+    from xlmr_user.modules.adaptive_input import AmpAdaptiveInput
 
     torch.manual_seed(0)
     ref = AdaptiveInput(100, 1, 32, 4, 32, [20, 50])
-    ours = AdaptiveInput(100, 1, 32, 4, 32, [20, 50])
+    ours = AmpAdaptiveInput(100, 1, 32, 4, 32, [20, 50])
     ours.load_state_dict(ref.state_dict())
-    ours.__class__ = AmpAdaptiveInput
     tokens = torch.tensor([[2, 25, 99, 7], [60, 1, 49, 20]])  # every band
     torch.testing.assert_close(ours(tokens), ref(tokens))
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -119,9 +133,3 @@ def test_adaptive_input_runs_under_autocast_with_fairseqs_numbers():
         half = ours(tokens)
     assert half.dtype == torch.bfloat16 and half.shape == (2, 4, 32)
     torch.testing.assert_close(half.float(), ref(tokens), rtol=0.02, atol=0.02)
-
-    class Decoder(torch.nn.Module):
-        embed_tokens = ref
-
-    assert use_amp_adaptive_input(Decoder) and type(ref) is AmpAdaptiveInput
-    assert not use_amp_adaptive_input(Decoder)  # already done

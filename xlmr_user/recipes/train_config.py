@@ -1,15 +1,14 @@
 """A recipe's conf/*.yaml: fairseq-train options, one `option: value` a line.
 
-    train_config.py conf/train.yaml                  # the flags, one a line
-    train_config.py conf/train.yaml --get lr arch    # values, one a line ('' if absent)
+    python -m xlmr_user.recipes.train_config conf/train.yaml               # the flags, one a line
+    python -m xlmr_user.recipes.train_config conf/train.yaml --get lr arch # values, one a line ('' if absent)
 
 Keys are fairseq-train's long options without the dashes (`label-smoothing`
 or `label_smoothing`). `true` gives the bare flag, `false` and `null` leave it
 out, a list is joined with commas. The templates put these flags first, so a
 knob given to the recipe (`--lr 2e-5`) comes later and wins.
 
-A standalone script (it needs only PyYAML): the templates call it several
-times, and importing the plugin (torch, fairseq) would take seconds each time.
+It imports PyYAML only (the templates call it several times).
 """
 import argparse
 import sys
@@ -54,11 +53,11 @@ def to_flags(conf: dict) -> list:
     return flags
 
 
-def main() -> int:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("config")
     p.add_argument("--get", nargs="+", metavar="KEY", help="print these values, one a line")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     conf = read_config(a.config)
     if a.get:
         for key in a.get:

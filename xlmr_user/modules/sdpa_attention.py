@@ -1,27 +1,34 @@
-"""Self-attention with rotary position embeddings and QK-norm, through
-``torch.nn.functional.scaled_dot_product_attention``, for full sequences and for
-fairseq's incremental decoding.
+"""The plugin's one self-attention: fairseq's ``MultiheadAttention`` with its
+projections handed straight to ``torch.nn.functional.scaled_dot_product_attention``.
 
-- Rotary (Su et al. 2021, RoFormer): queries and keys are rotated by an angle
-  proportional to their position, so attention scores depend on relative
-  positions; the model then needs no position embedding table.  In incremental
+Used by every transformer of the plugin, the LM decoder (``causal=True``) and the
+RoBERTa encoder (``causal=False``), through fairseq's ``build_self_attention``
+hook (:mod:`xlmr_user.modules.transformer_layers`).  Parameters and state-dict
+keys are fairseq's (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``), so fairseq,
+XLM-R and RoBERTa checkpoints load unchanged.
+
+Why not fairseq's own forward: it goes through ``F.multi_head_attention_forward``
+with the decoder's float future mask, which is checked and merged on every call
+(``isneginf``/``all``/``where``; ``bench/results/2026-11-24-profile-lm.md``); a
+decoder's self-attention is always causal, so SDPA gets ``is_causal=True``.
+
+Options, each off by default:
+
+- ``rotary`` (Su et al. 2021, RoFormer): queries and keys are rotated by an angle
+  proportional to their position (GPT-NeoX's half-split layout), so scores depend on
+  relative positions; the model then needs no position table.  In incremental
   decoding the new token's position is the number of cached keys.
-- QK-norm (Henry et al. 2020; Dehghani et al. 2023): queries and keys are
-  RMS-normalised per head (no weights) before the dot product, which bounds the
-  attention logits.
+- ``qk_norm`` (Henry et al. 2020; Dehghani et al. 2023): queries and keys are
+  RMS-normalised per head (no weights) before the dot product.
 
-The class is a :class:`fairseq.modules.MultiheadAttention` with the same
-parameters and state-dict keys (the rotation has no parameters and its buffer is
-not saved); its cache has fairseq's layout (``prev_key``/``prev_value``:
-(B, H, S, D)), so fairseq's ``reorder_incremental_state`` (beam search) works on it.
+The incremental cache has fairseq's layout (``prev_key``/``prev_value``: (B, H, S, D)),
+so fairseq's ``reorder_incremental_state`` (beam search) works on it.  Attention
+weights are never returned: fairseq's layers ask for none from self-attention.
 """
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from fairseq.modules import MultiheadAttention
+from torch import Tensor, nn
 
 
 class Rotary(nn.Module):
@@ -40,15 +47,16 @@ class Rotary(nn.Module):
         return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
 
 
-class SelfAttention(MultiheadAttention):
-    """Self-attention only (query = key = value).  ``causal`` for a decoder, where
-    the only mask fairseq passes is its future mask; otherwise ``key_padding_mask``
-    is honoured.  Attention weights are never returned (fairseq's layers do not
-    ask for them)."""
+class SdpaSelfAttention(MultiheadAttention):
+    """Self-attention only (query = key = value).  ``causal``: a decoder's, where the
+    only mask fairseq passes is its future mask; otherwise ``key_padding_mask`` is
+    honoured."""
 
-    rotary: Optional[Rotary]
-    qk_norm: bool
-    causal: bool
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, causal: bool = False,
+                 rotary: bool = False, qk_norm: bool = False, **kwargs):
+        super().__init__(embed_dim, num_heads, dropout=dropout, self_attention=True, **kwargs)
+        self.causal, self.qk_norm = causal, qk_norm
+        self.rotary = Rotary(self.head_dim) if rotary else None
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, incremental_state=None,
                 need_weights=False, static_kv=False, attn_mask=None, before_softmax=False,
@@ -89,17 +97,3 @@ class SelfAttention(MultiheadAttention):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         out = out.permute(2, 0, 1, 3).reshape(T, B, C)
         return self.out_proj(out), None
-
-
-def use_self_attention(layers, rotary: bool, qk_norm: bool, causal: bool) -> int:
-    """Turn each layer's ``self_attn`` into a :class:`SelfAttention` in place (same
-    parameters); returns how many."""
-    n = 0
-    for layer in layers:
-        attn = layer.self_attn
-        attn.__class__ = SelfAttention
-        attn.rotary = Rotary(attn.head_dim) if rotary else None
-        attn.qk_norm = qk_norm
-        attn.causal = causal
-        n += 1
-    return n
