@@ -8,7 +8,8 @@ from typing import Dict, Iterable, Sequence
 
 def build_dictionary(token_files: Iterable[str], dest: str, padding_factor: int = 8) -> str:
     """Count whitespace tokens of ``token_files`` into a fairseq ``dict.txt``
-    (the same format and order fairseq-preprocess writes)."""
+    (the same format and order fairseq-preprocess writes): word-level data; a
+    sentencepiece model's dictionary is :func:`spm_dictionary`."""
     from fairseq.data import Dictionary
 
     d = Dictionary()
@@ -18,6 +19,31 @@ def build_dictionary(token_files: Iterable[str], dest: str, padding_factor: int 
                 for tok in line.split():
                     d.add_symbol(tok)
     d.finalize(threshold=-1, nwords=-1, padding_factor=padding_factor)
+    d.save(dest)
+    return dest
+
+
+def spm_dictionary(spm_path: str, dest: str, token_files: Iterable[str] = (), counted: Counter = None,
+                   padding_factor: int = 8) -> str:
+    """A fairseq dict.txt of every piece of the sentencepiece model in its id order (as
+    XLM-R's: fairseq id = sentencepiece id + 1 = transformers' id, so the stock XLM-R
+    tokenizer gives the model's ids), counts from ``token_files`` or ``counted``, padded
+    with fairseq's ``madeupword`` entries to a multiple of ``padding_factor``."""
+    import sentencepiece as spm
+    from fairseq.data import Dictionary
+
+    counted = Counter(counted or {})
+    for path in token_files:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                counted.update(line.split())
+    sp = spm.SentencePieceProcessor(model_file=spm_path)
+    d = Dictionary()
+    for i in range(sp.get_piece_size()):
+        if not (sp.is_control(i) or sp.is_unknown(i)):
+            piece = sp.id_to_piece(i)
+            d.add_symbol(piece, n=counted.get(piece, 0), overwrite=True)
+    d.pad_to_multiple_(padding_factor)
     d.save(dest)
     return dest
 

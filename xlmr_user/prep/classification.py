@@ -33,7 +33,7 @@ from typing import Dict, List, Optional
 
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
-from .binarize import build_dictionary, fairseq_preprocess, write_label_dictionary
+from .binarize import fairseq_preprocess, spm_dictionary, write_label_dictionary
 from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
 from .files import DICT_FILE, META_FILE, SPM_FILE
 from .tsv import (Columns, check_labels_known, check_same_columns, label_sort_key,
@@ -114,6 +114,20 @@ def read_splits(files: Dict[str, str], columns: Columns = Columns(),
     return splits, labels
 
 
+def vocabulary_files(pretrained: Optional[str], spm_model: Optional[str], dictionary: Optional[str]):
+    """(sentencepiece model, dict.txt) to reuse: ``--pretrained DIR``'s, or both given, or
+    (None, None) to build new ones."""
+    if pretrained:
+        spm_model = spm_model or os.path.join(pretrained, SPM_FILE)
+        dictionary = dictionary or os.path.join(pretrained, DICT_FILE)
+    if bool(spm_model) != bool(dictionary):
+        raise DataError("give both --spm-model and --dict (or --pretrained DIR), or neither")
+    for path in filter(None, (spm_model, dictionary)):
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such file")
+    return spm_model, dictionary
+
+
 def check_dictionary_matches(dict_path: str, token_file: str, spm_path: str,
                              shown_path: Optional[str] = None) -> float:
     """Fail when the pretrained dictionary does not cover the pieces produced
@@ -150,14 +164,7 @@ def prepare(
     labels_file: Optional[str] = None,
 ) -> dict:
     """Validate, tokenize and binarize; return the metadata written to meta.json."""
-    if pretrained:
-        spm_model = spm_model or os.path.join(pretrained, SPM_FILE)
-        dictionary = dictionary or os.path.join(pretrained, DICT_FILE)
-    if bool(spm_model) != bool(dictionary):
-        raise DataError("give both --spm-model and --dict (or --pretrained DIR), or neither")
-    for path in filter(None, (spm_model, dictionary)):
-        if not os.path.isfile(path):
-            raise DataError(f"{path}: no such file")
+    spm_model, dictionary = vocabulary_files(pretrained, spm_model, dictionary)
 
     splits, labels = read_splits(src_files, columns, labels_file)  # all checks before any output
     train = splits["train"]
@@ -201,7 +208,7 @@ def prepare(
             unk_rate = check_dictionary_matches(dict_path, token_files[0]["train"], spm_model,
                                                 shown_path=dictionary)
         else:
-            build_dictionary([token_files[i]["train"] for i in range(n_inputs)], dict_path)
+            spm_dictionary(spm_dest, dict_path, [token_files[i]["train"] for i in range(n_inputs)])
         for i in range(n_inputs):
             fairseq_preprocess(token_files[i], os.path.join(tmp, f"input{i}"), dict_path, workers)
         label_dict = write_label_dictionary(

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DataError, MissingDataError
 from .atomic_dir import atomic_output_dir
-from .binarize import build_dictionary, fairseq_preprocess
+from .binarize import fairseq_preprocess, spm_dictionary
 from .files import DICT_FILE, META_FILE, SPM_FILE
 from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
 from .wikipedia import extract_dump, is_dump
@@ -162,7 +162,7 @@ def prepare_pretraining(sources: Dict[str, List[str]], dest: str, vocab_size: in
                     for line in fin:
                         fout.write(enc.encode(line.rstrip("\n")) + "\n")
                 tokenized[(lang, split)] = out
-        dict_path = build_dictionary([tokenized[(l, "train")] for l in texts], os.path.join(tmp, DICT_FILE))
+        dict_path = spm_dictionary(model, os.path.join(tmp, DICT_FILE), [tokenized[(l, "train")] for l in texts])
         for lang in texts:
             fairseq_preprocess({s: tokenized[(lang, s)] for s in ("train", "valid")},
                                os.path.join(tmp, lang), dict_path, workers)
