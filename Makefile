@@ -22,7 +22,7 @@ WT2_SHARED ?= $(CURDIR)/../shared/data/wikitext-2
 BENCH_LM_ARGS ?= --budget-minutes 20 --concurrent
 BENCH_SST2_ARGS ?= --concurrent --threads 1
 
-.PHONY: install install-bench test test-fast gpu-bundle gpu-check gpu-dry-run help toy classify sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2 bench-time-to-quality
+.PHONY: install install-bench test test-fast gpu-bundle gpu-check gpu-dry-run help toy classify ner conll2003 wikiann udpos sst-2 sib-200 pretrain wikitext-2 wt2-mini bench bench-quick bench-lm bench-pretrain bench-sib-200 bench-sst-2 bench-tagging bench-time-to-quality
 
 help:  ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## /  make \1\t/' | expand -t 24
@@ -37,7 +37,7 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 	  $(PYTHON) -m venv "$(VENV)"; \
 	fi
 	$(PY) -m pip install --upgrade pip setuptools wheel
-	$(PY) -m pip install -r requirements.txt pytest pytest-xdist
+	$(PY) -m pip install -r requirements.txt pytest pytest-xdist seqeval conlleval
 	@# fairseq's metadata asks for torchaudio (a different multi-GB torch):
 	@# install it without deps, built against the torch installed above.
 	$(PY) -m pip install --no-deps --no-build-isolation "$(FAIRSEQ_SPEC)"
@@ -50,8 +50,8 @@ install:  ## venv (or the active one) + torch + fairseq + this package
 	@[ -n "$$VIRTUAL_ENV" ] || echo ">> done; activate with: source .venv/bin/activate"
 
 # the benchmark extra (transformers, for the peers), without moving torch or numpy
-install-bench:  ## + transformers, the benchmarks' peers (their tests skip without it)
-	$(PY) -m pip install -r requirements.txt "transformers>=4.40"
+install-bench:  ## + transformers and sklearn-crfsuite, the benchmarks' peers (their tests skip without them)
+	$(PY) -m pip install -r requirements.txt "transformers>=4.40" sklearn-crfsuite
 
 test:  ## the whole test suite, end-to-end runs included (TEST_WORKERS=1: one at a time); the GPU check's dry run is make gpu-dry-run
 	$(PY) -m pytest tests -m "not dry_run" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
@@ -73,12 +73,26 @@ gpu-check:  ## on the CUDA machine: install from .gpu/, GPU tests, fp16/amp/bf16
 gpu-dry-run:  ## the GPU tools on this CPU: install.sh offline, check.sh and pretrain.sh at toy size, checked by tests (CI runs it)
 	$(PY) -m pytest tests/test_gpu_tools.py -m dry_run -p no:cacheprovider $(PYTEST_ARGS)
 
-toy:  ## the 5-minute tour: a tiny classifier on synthetic data (CPU)
+toy:  ## the tour: a tiny classifier on synthetic data, every stage (a few minutes on a CPU)
 	PYTHON=$(PY) bash examples/toy/run.sh
 
 classify:  ## any TSV folder: DATA=dir [ARCH= PRETRAINED= PEFT= ...]
 	@[ -n "$(DATA)" ] || { echo "usage: make classify DATA=dir-with-train.tsv-and-dev.tsv"; exit 2; }
 	PYTHON=$(PY) DATA="$(DATA)" bash examples/classification/run.sh
+
+ner:  ## any CoNLL / CoNLL-U folder: DATA=dir [SCHEME=iob1 TAG_COLUMN=upos ARCH= PRETRAINED= PEFT= ...]
+	@[ -n "$(DATA)" ] || { echo "usage: make ner DATA=dir-with-train.txt-and-dev.txt"; exit 2; }
+	PYTHON=$(PY) DATA="$(DATA)" bash examples/ner/run.sh
+
+conll2003:  ## CoNLL-2003 English NER from your copy: FROM=dir (it cannot be downloaded)
+	@[ -n "$(FROM)" ] || [ -f data/conll2003/train.txt ] || { echo "usage: make conll2003 FROM=dir-with-your-copy (research use only; it cannot be downloaded)"; exit 2; }
+	PYTHON=$(PY) bash examples/conll2003/run.sh
+
+wikiann:  ## WikiANN NER zero-shot: fine-tune on English, test 12 languages (PRETRAINED=exp/pretrain/model; FROM=../shared/data/wikiann offline)
+	PYTHON=$(PY) bash examples/wikiann/run.sh
+
+udpos:  ## UD part-of-speech tags zero-shot: English -> 10 languages (PRETRAINED=...; FROM=../shared/data/udpos offline)
+	PYTHON=$(PY) bash examples/udpos/run.sh
 
 sst-2:  ## GLUE SST-2 (downloads it; FROM=../shared/data/sst-2 offline)
 	PYTHON=$(PY) bash examples/sst-2/run.sh
@@ -114,6 +128,9 @@ bench-sib-200:  ## cross-lingual transfer on SIB-200: pretrained vs scratch vs T
 
 bench-sst-2:  ## the SST-2 benchmark only
 	$(PY) -m bench sst-2 --peers $(BENCH_SST2_ARGS)
+
+bench-tagging:  ## NER and POS: CRF vs BiLSTM vs xlmr_small vs transformers on CoNLL-2003, WikiANN zero-shot, UD-POS (bench/README.md)
+	$(PY) -m bench tagging $(BENCH_TAGGING_ARGS)
 
 bench-time-to-quality:  ## LM options one by one, then the winning set vs the peers, then the SST-2 BiLSTM (about 80 min)
 	$(PY) -m bench wt2-mini --concurrent --warmup-updates 50 --validate-every 25 --name wt2-mini-options \

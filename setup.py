@@ -35,8 +35,8 @@ setup(
     package_data={"xlmr_user": ["config/*.yaml"]},
     install_requires=read_requirements(),
     extras_require={
-        "test": ["pytest", "pytest-xdist"],
-        "bench": ["transformers>=4.40"],
+        "test": ["pytest", "pytest-xdist", "seqeval", "conlleval"],
+        "bench": ["transformers>=4.40", "sklearn-crfsuite"],
     },
     entry_points={
         "console_scripts": [
@@ -50,6 +50,8 @@ setup(
             "xlmr-export-pretrained=xlmr_user.cli.export_pretrained:main",
             "xlmr-prepare-pretraining=xlmr_user.cli.prepare_pretraining:main",
             "xlmr-prepare-tagging=xlmr_user.cli.prepare_tagging:main",
+            "xlmr-import-hf=xlmr_user.cli.import_hf:main",
+            "xlmr-export-hf=xlmr_user.cli.export_hf:main",
         ],
     },
 )

@@ -4,6 +4,8 @@
   sst-2       classification: the plugin vs sentence_prediction vs transformers XLM-R, TF-IDF
   pretrain    masked LM: throughput vs fairseq's masked_lm; the pretrained checkpoint on SST-2
   sib-200     cross-lingual transfer: fine-tune on English, test 12 languages; vs scratch, TF-IDF
+  tagging     NER and POS: CRF, BiLSTM, xlmr_small, transformers; CoNLL-2003, WikiANN zero-shot, UD-POS
+  hf-bridge   Hugging Face import/export: round trips, tokenizer ids, base-size cost, fine-tuning curves
   serve       xlmr-serve under load (1-128 clients): dynamic batching vs batch 1 vs a naive server
   all         wt2-mini and sst-2, one after the other (``--quick``: a smoke check under 5 minutes)
   profile-lm  torch.profiler table of a wt2-mini system's training steps
@@ -14,7 +16,7 @@ import argparse
 import shlex
 import sys
 
-from . import attention, gpu_check, lm_wt2_mini, pretrain, profile_lm, serve, sib200, sst2
+from . import attention, gpu_check, hf_bridge, lm_wt2_mini, pretrain, profile_lm, serve, sib200, sst2, tagging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     sst2.add_parser(sub)
     pretrain.add_parser(sub)
     sib200.add_parser(sub)
+    tagging.add_parser(sub)
+    hf_bridge.add_parser(sub)
     serve.add_parser(sub)
     a = sub.add_parser("all", help="wt2-mini, then sst-2 --peers (the transformers peers only "
                        "when it is installed)")

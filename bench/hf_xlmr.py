@@ -11,17 +11,13 @@ dropout 0.1; the best checkpoint on dev (by accuracy) is scored on test.
 
 Needs ``pip install -e .[bench]``.
 """
-import argparse
-import copy
-import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
-from bench.hf_common import add_size_args, write_result
+from bench.hf_common import peer_parser, train_to_budget, write_result
 
 
 def load_split(databin: str, split: str, max_positions: int):
@@ -82,75 +78,36 @@ def train(args) -> dict:
                            weight_decay=0.1)
     warmup = max(1, int(args.max_update * 0.06))
 
-    def lr_at(step):  # fairseq's polynomial_decay, power 1, end lr 0
+    def lr_at(step, elapsed):  # fairseq's polynomial_decay, power 1, end lr 0
         if step <= warmup:
             return args.lr * step / warmup
         return args.lr * max(0.0, (args.max_update - step) / (args.max_update - warmup))
 
-    start = time.time()
-    train_s = sentences = updates = 0
-    best, best_state, curve = -1.0, None, []
-
-    def validate():
-        nonlocal best, best_state
-        dev_acc = accuracy(model, *dev, pad)
-        curve.append({"wall_s": round(time.time() - start, 1), "updates": updates,
-                      "valid_accuracy": round(dev_acc, 2)})
-        print(json.dumps(curve[-1]), file=sys.stderr, flush=True)
-        if dev_acc > best:
-            best, best_state = dev_acc, copy.deepcopy(model.state_dict())
-
-    def out_of_budget():
-        return updates >= args.max_update or time.time() - start >= args.budget_minutes * 60
-
     g = torch.Generator().manual_seed(args.seed)
-    while not out_of_budget():
+
+    def epoch():
         order = torch.randperm(len(xs), generator=g).tolist()
-        for i in range(0, len(order), args.batch_size):
-            if out_of_budget():
-                break
-            t0 = time.time()
-            idx = order[i:i + args.batch_size]
-            ids = collate([xs[j] for j in idx], pad)
-            for group in opt.param_groups:
-                group["lr"] = lr_at(updates + 1)
-            logits = model(input_ids=ids, attention_mask=ids.ne(pad).long()).logits
-            loss = F.cross_entropy(logits, ys[idx], label_smoothing=args.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            updates += 1
-            sentences += len(idx)
-            train_s += time.time() - t0
-            if args.validate_every and updates % args.validate_every == 0:
-                validate()
-        if not curve or curve[-1]["updates"] != updates:  # end of an epoch or of the budget
-            validate()
-    loop_s = time.time() - start
-    model.load_state_dict(best_state)
+        return (order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size))
+
+    def step(idx):
+        ids = collate([xs[j] for j in idx], pad)
+        logits = model(input_ids=ids, attention_mask=ids.ne(pad).long()).logits
+        F.cross_entropy(logits, ys[idx], label_smoothing=args.label_smoothing).backward()
+        return len(idx)
+
+    run = train_to_budget(model, opt, epoch, step, lr_at, lambda: accuracy(model, *dev, pad), "accuracy",
+                          args.max_update, args.budget_minutes * 60, args.validate_every)
     # fairseq's meters (and so the other systems' rates) run through its validations: so does this one
-    return {"params": params, "updates": updates, "train_wall_s": round(loop_s, 1),
-            "train_sentences_per_s": round(sentences / loop_s, 1) if loop_s else None,
-            "train_sentences_per_s_excluding_validation": round(sentences / train_s, 1) if train_s else None,
-            "valid_accuracy": round(best, 2), "test_accuracy": round(accuracy(model, *test, pad), 2),
-            "curve": curve}
+    return {"params": params, "updates": run.updates, "train_wall_s": round(run.loop_s, 1),
+            "train_sentences_per_s": round(run.counted / run.loop_s, 1) if run.loop_s else None,
+            "train_sentences_per_s_excluding_validation": round(run.counted / run.step_s, 1) if run.step_s else None,
+            "valid_accuracy": round(run.best, 2), "test_accuracy": round(accuracy(model, *test, pad), 2),
+            "curve": run.curve}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-bin", required=True)
-    p.add_argument("--max-update", type=int, default=2000)
-    p.add_argument("--budget-minutes", type=float, default=60.0)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--validate-every", type=int, default=0,
-                   help="updates between validations (0: at the end of each epoch)")
-    p.add_argument("--max-positions", type=int, default=128)
-    add_size_args(p)
+    p = peer_parser(__doc__, max_update=2000, budget_minutes=60.0, threads=2, max_positions=128)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     return write_result(train(a), a.out)
 

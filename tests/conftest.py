@@ -86,3 +86,26 @@ def toy_model(toy_bin, tmp_path_factory):
     helpers.train_classifier(toy_bin, tmp / "ckpt", "--max-update", "40")
     export(str(tmp / "ckpt" / "checkpoint_best.pt"), toy_bin, str(tmp / "model"))
     return tmp / "model"
+
+
+@pytest.fixture(scope="session")
+def ner_raw(tmp_path_factory):
+    """Tiny NER data in CoNLL columns (IOB2 over PER, LOC, ORG)."""
+    return helpers.write_ner(tmp_path_factory.mktemp("ner") / "raw")
+
+
+@pytest.fixture(scope="session")
+def ner_bin(ner_raw):
+    return Path(helpers.prepare_tags(ner_raw, Path(ner_raw).parent / "data-bin"))
+
+
+@pytest.fixture(scope="session")
+def tagger(ner_bin, tmp_path_factory):
+    """A tiny xlmr tagger trained on the NER data and exported (the model directory)."""
+    from xlmr_user.inference.export import export
+
+    tmp = tmp_path_factory.mktemp("tagger")
+    log = helpers.train_tagger(ner_bin, tmp / "ckpt", "--max-update", "120", "--validate-interval-updates", "60")
+    (tmp / "train.log").write_text(log)
+    export(str(tmp / "ckpt" / "checkpoint_best.pt"), str(ner_bin), str(tmp / "model"))
+    return tmp / "model"

@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from xlmr_user.recipes.fairseq_logs import json_records  # noqa: F401  (for the tests)
@@ -53,6 +54,27 @@ def assert_one_line_error(proc, *expected):
     for text in expected:
         assert text in last, last
     return last
+
+
+HANG_GUARD_S = 60  # not a speed limit: a hang guard for a loaded machine
+
+
+@contextlib.contextmanager
+def serve_client(backend, **settings):
+    """FastAPI's test client of xlmr-serve's app with ``backend`` (a real one, or a fake
+    with its interface), once /health says ready."""
+    from fastapi.testclient import TestClient
+
+    from xlmr_user.serving.app import create_app
+    from xlmr_user.serving.config import ServeConfig
+
+    cfg = ServeConfig(model_dir=".", **settings)
+    with TestClient(create_app(cfg, backend=backend, workers=settings.get("workers", 1) or 1)) as c:
+        deadline = time.monotonic() + HANG_GUARD_S
+        while (health := c.get("/health").json())["status"] != "ready":
+            assert health["status"] == "loading" and time.monotonic() < deadline, health
+            time.sleep(0.01)
+        yield c
 
 
 QUIETENED_LOGGERS = ("fairseq", "xlmr_user", "fairseq.models.roberta.model")
@@ -473,3 +495,106 @@ def write_sib(folder: Path, langs=("eng_Latn", "fra_Latn", "ell_Grek"), sizes=(9
                 f"{i}\t{topic}\t{' '.join(to_script(w, lang) for w in words)}\n" for i, topic, words in rows))
     write(folder / "labels.txt", "science/technology\ntravel\npolitics\nsports\n")
     return folder
+
+
+# ---- tagged sentences (NER in CoNLL columns, POS in CoNLL-U) ----------------------
+
+NAMES = {"PER": ["Anna", "John Smith", "Maria de Souza", "Kwame", "Li Wei"],
+         "LOC": ["Paris", "New York", "Lagos", "Wolfeschlegelsteinhausenberg", "Rio de Janeiro"],
+         "ORG": ["Acme Corp", "the United Nations", "Globex", "Red Cross"]}
+NER_TEMPLATES = ["PER visited LOC .", "PER works for ORG in LOC .", "ORG opened an office in LOC",
+                 "yesterday PER met PER", "flights from LOC LOC daily", "the report from ORG was late .", "it rained all day ."]
+
+
+def tagged_sentences(n: int, seed: int = 0, scheme: str = "iob2", lang: str = "eng_Latn"):
+    """``n`` NER sentences (words, tags) from templates with PER, LOC, ORG slots; the
+    names are closed lists, some of several words, one that sentencepiece cuts into many
+    pieces.  ``scheme``: iob2, iob1 (I- unless an entity follows one of its type) or
+    bioes; ``lang`` as :func:`to_script`."""
+    from xlmr_user.prep.tagging import encode_spans
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words, ents = [], []
+        for slot in rng.choice(NER_TEMPLATES).split():
+            if slot in NAMES:
+                name = rng.choice(NAMES[slot]).split()
+                ents.append((slot, len(words), len(words) + len(name)))
+                words += name
+            else:
+                words.append(slot)
+        tags = encode_spans(ents, len(words), "bioes" if scheme == "bioes" else "iob2")
+        if scheme == "iob1":
+            tags = [("B-" if t.startswith("B-") and i and tags[i - 1][2:] == t[2:] else
+                     "I-" if t != "O" else "") + t[2:] if t != "O" else "O" for i, t in enumerate(tags)]
+        out.append(([to_script(w, lang) for w in words], tags))
+    return out
+
+
+def write_conll(path: Path, sentences, sep: str = " ", columns: int = 1, docstart: bool = False) -> Path:
+    """CoNLL columns: the word, ``columns - 1`` filler columns, the tag."""
+    lines = ["-DOCSTART- -X- -X- O", ""] if docstart else []
+    for words, tags in sentences:
+        lines += [sep.join([w] + ["_"] * (columns - 1) + [t]) for w, t in zip(words, tags)] + [""]
+    return write(path, "\n".join(lines) + "\n")
+
+
+def write_ner(folder: Path, sizes=(240, 60, 60), seed: int = 0, **kw) -> Path:
+    """FOLDER/{train,dev,test}.txt of :func:`tagged_sentences`."""
+    for i, (split, n) in enumerate(zip(("train", "dev", "test"), sizes)):
+        write_conll(Path(folder) / f"{split}.txt", tagged_sentences(n, seed + i, **kw))
+    return Path(folder)
+
+
+POS_WORDS = {"DET": ["the", "a", "this"], "NOUN": ["dog", "house", "river", "idea", "tree"],
+             "VERB": ["sees", "likes", "builds", "finds"], "ADJ": ["old", "red", "big"],
+             "PROPN": ["Anna", "Paris"], "PUNCT": ["."]}
+
+
+def pos_sentences(n: int, seed: int = 0):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        tags = rng.choice([["DET", "NOUN", "VERB", "DET", "ADJ", "NOUN", "PUNCT"],
+                           ["PROPN", "VERB", "DET", "NOUN", "PUNCT"], ["DET", "ADJ", "NOUN", "VERB"]])
+        out.append(([rng.choice(POS_WORDS[t]) for t in tags], tags))
+    return out
+
+
+def write_conllu(path: Path, sentences) -> Path:
+    """CoNLL-U with comments, the tags as UPOS (XPOS: the tag lower-cased) and one
+    multi-word token range per sentence (which readers skip)."""
+    lines = []
+    for k, (words, tags) in enumerate(sentences):
+        lines += [f"# sent_id = {k}", f"# text = {' '.join(words)}", f"1-2\t{words[0]}{words[1]}" + "\t_" * 8]
+        lines += [f"{i}\t{w}\t{w.lower()}\t{t}\t{t.lower()}\t_\t0\tdep\t_\t_"
+                  for i, (w, t) in enumerate(zip(words, tags), start=1)] + [""]
+    return write(path, "\n".join(lines) + "\n")
+
+
+def write_pos(folder: Path, sizes=(200, 40, 40), seed: int = 0) -> Path:
+    for i, (split, n) in enumerate(zip(("train", "dev", "test"), sizes)):
+        write_conllu(Path(folder) / f"{split}.conllu", pos_sentences(n, seed + i))
+    return Path(folder)
+
+
+def prepare_tags(src, dest, **kw) -> str:
+    """data-prep/prepare_tagging.sh --from SRC --dest DEST, in this process."""
+    from xlmr_user.prep.tagging import find_split_files, prepare_tagging
+
+    prepare_tagging(find_split_files(str(src)), str(dest), **{"vocab_size": 200, **kw})
+    return str(dest)
+
+
+TAGGER_ARGS = [
+    "--user-dir", USER_DIR, "--task", "token_classification", "--criterion", "token_classification",
+    "--arch", "xlmr_tiny", "--max-positions", "128", "--batch-size", "16", "--optimizer", "adam",
+    "--lr", "2e-3", "--cpu", "--num-workers", "0", "--log-format", "json", "--log-interval", "20",
+    "--no-epoch-checkpoints", "--seed", "1", "--best-checkpoint-metric", "f1",
+    "--maximize-best-checkpoint-metric",
+]
+
+
+def train_tagger(data, save, *extra) -> str:
+    return train(data, *TAGGER_ARGS, "--save-dir", save, *extra)

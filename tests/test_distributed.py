@@ -82,6 +82,14 @@ def test_masked_lm(mlm_bin, tmp_path):
     compare(tmp_path, mlm_bin, args, ("loss", "ppl", "accuracy", "loss_en", "ppl_el", "accuracy_ru"))
 
 
+def test_token_classification(ner_bin, tmp_path):
+    """Entity counts sum over workers: precision, recall and F1 (per type too) are exact."""
+    args = ["--user-dir", USER_DIR, "--task", "token_classification", "--criterion", "token_classification",
+            "--arch", "xlmr_tiny", "--max-positions", "128", "--batch-size", "8", "--dropout", "0",
+            "--attention-dropout", "0"]
+    compare(tmp_path, ner_bin, args, ("loss", "accuracy", "precision", "recall", "f1", "f1_PER", "f1_LOC"))
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_masked_lm_data_loader_workers_change_nothing(mlm_bin, tmp_path):
     """The recipes load data in worker processes on GPUs (--num-workers 1-4): the masks,

@@ -22,9 +22,12 @@ def test_install_is_idempotent_and_marks_every_patch():
 
 def test_components_come_from_the_registries():
     found = plugin_components()
-    assert set(found["task"]) == {"text_classification", "xlmr_language_modeling", "xlmr_masked_lm"}
-    assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax", "xlmr_masked_lm"}
-    assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm", "bilstm_classifier", "xlmr_roberta"}
+    assert set(found["task"]) == {"text_classification", "xlmr_language_modeling", "xlmr_masked_lm",
+                                    "token_classification"}
+    assert set(found["criterion"]) == {"label_smoothed_classification", "adaptive_softmax", "xlmr_masked_lm",
+                                         "token_classification"}
+    assert set(found["model"]) == {"awd_lstm_lm", "sdpa_transformer_lm", "bilstm_classifier", "xlmr_roberta",
+                                 "bilstm_tagger"}
     assert found["optimizer"] == ["muon"] and found["lr_scheduler"] == ["budget_polynomial_decay"]
     assert {"xlmr_tiny", "xlmr_large", "sdpa_transformer_lm_wt2_small", "awd_lstm_lm_tiny"} <= set(found["arch"])
     assert "transformer_lm_wt2_small=sdpa_transformer_lm_wt2_small" in found["alias"]

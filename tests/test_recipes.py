@@ -140,7 +140,8 @@ def test_unknown_option_missing_data_and_help(tmp_path):
     assert "--ngpu auto\n        GPUs to train on" in proc.stdout
 
 
-@pytest.mark.parametrize("recipe", ["classification", "wikitext-2", "pretrain", "sst-2", "toy", "sib-200"])
+@pytest.mark.parametrize("recipe", ["classification", "wikitext-2", "pretrain", "sst-2", "toy", "sib-200", "ner",
+                                    "conll2003", "wikiann", "udpos"])
 def test_every_knob_has_a_description(recipe):
     out = run(["bash", ROOT / "examples" / recipe / "run.sh", "--help"], env=ENV).stdout
     knobs = out.split("Knobs (override as --name value", 1)[1].splitlines()[1:]

@@ -19,12 +19,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import PYTHON, USER_DIR, assert_one_line_error, eval_lm, run, run_cli, train
+from helpers import HANG_GUARD_S, PYTHON, USER_DIR, assert_one_line_error, eval_lm, run, run_cli, serve_client as client, train
 from xlmr_user.serving.app import create_app
 from xlmr_user.serving.backends import ClassifierBackend
 from xlmr_user.serving.config import ServeConfig
 
-HANG_GUARD_S = 60  # not a speed limit: a hang guard for a loaded machine
 
 
 class FakeClassifier(ClassifierBackend):
@@ -43,18 +42,6 @@ class FakeClassifier(ClassifierBackend):
             self.gate.wait(HANG_GUARD_S)
         self.batches.append(list(items))
         return [[1.0, 0.0] if len(t) < 10 else [0.25, 0.75] for t in items]
-
-
-@contextlib.contextmanager
-def client(backend, **settings):
-    """A test client of the app with ``backend``, once /health says ready."""
-    cfg = ServeConfig(model_dir=".", **settings)
-    with TestClient(create_app(cfg, backend=backend, workers=settings.get("workers", 1) or 1)) as c:
-        deadline = time.monotonic() + HANG_GUARD_S
-        while (health := c.get("/health").json())["status"] != "ready":
-            assert health["status"] == "loading" and time.monotonic() < deadline, health
-            time.sleep(0.01)
-        yield c
 
 
 def metric(c, name: str) -> float:

@@ -48,8 +48,8 @@ knob scheme auto "token_classification: the tags' scheme: auto, iob2, iob1 (conv
 knob tag_column last "token_classification: the tag's column: last, a number from 1, or upos/xpos in CoNLL-U"
 knob train_config "" "fairseq-train options file (default RECIPE/conf/train.yaml; conf/train_bilstm.yaml for a BiLSTM)"
 knob from "" "a local copy of the dataset for stage 1 (local/data.sh --from)"
-knob data "" "the folder with train.tsv, dev.tsv and optionally test.tsv (default data/RECIPE for recipes with local/data.sh)"
-knob data_subdir "" "the TSVs are in DATA/DATA_SUBDIR (one language of a multilingual dataset)"
+knob data "" "the folder with train, dev and optionally test files: TSVs (a tagger: CoNLL / CoNLL-U) (default data/RECIPE for recipes with local/data.sh)"
+knob data_subdir "" "the files are in DATA/DATA_SUBDIR (one language of a multilingual dataset)"
 knob text_column "" "header name of the text column (default: the columns other than the label and id columns)"
 knob text_pair_column "" "header name of the second text of a pair"
 knob label_column label "header name of the label column"
@@ -86,16 +86,19 @@ knob stop_stage 5 "last stage to run"
 launch_knobs
 source "$templates/parse_options.sh"
 
+# a recipe without a conf/ of its own takes that of the task's generic recipe
+task_recipe=$templates/../$([ "$task" = token_classification ] && echo ner || echo classification)
 if [ -z "$train_config" ] && [[ "$arch" == bilstm* ]]; then
   # the transformer conf has options a BiLSTM does not take (--attention-dropout)
   train_config=$recipe_dir/conf/train_bilstm.yaml
-  [ -f "$train_config" ] || train_config=$templates/../classification/conf/train_bilstm.yaml
+  [ -f "$train_config" ] || train_config=$task_recipe/conf/train_bilstm.yaml
 fi
+[ -n "$train_config" ] || [ -f "$recipe_dir/conf/train.yaml" ] || train_config=$task_recipe/conf/train.yaml
 use_recipe_config
 [ -n "$arch" ] || die "$train_config has no arch: set one there or give --arch"
 
 if [ -z "$data" ]; then
-  [ -x "$recipe_dir/local/data.sh" ] || die "set --data DIR (or DATA=DIR): a folder with train.tsv and dev.tsv"
+  [ -x "$recipe_dir/local/data.sh" ] || die "set --data DIR (or DATA=DIR): a folder with the train and dev files"
   data="$XLMR_ROOT/data/$(basename "$recipe_dir")"
 fi
 if ! stage_enabled 1 || [ ! -x "$recipe_dir/local/data.sh" ]; then
@@ -133,9 +136,7 @@ if [ "$lr" = auto ] && [ -n "$conf_lr" ]; then
   lr=$conf_lr
 elif [ "$lr" = auto ]; then
   if [ -z "$pretrained" ]; then lr=5e-4
-  else case "$task" in text_classification|token_classification) ;;
-  *) die "--task must be text_classification or token_classification, not '$task'" ;; esac
-case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
+  else case "$peft" in full) lr=1e-5 ;; freeze) lr=1e-3 ;; *) lr=5e-4 ;; esac
   fi
 fi
 databin="$exp/data-bin"
@@ -185,10 +186,12 @@ criterion=$("$PYTHON" -m xlmr_user.recipes.train_config "$train_config" --get cr
 if stage_enabled 3; then
   if [ -f "$databin/meta.json" ]; then
     n_train=$(json_get "$databin/meta.json" splits.train)
-  elif [ -f "$data_dir/train.tsv" ]; then  # dry run before stage 2: count the TSV rows
-    n_train=$(( $(wc -l < "$data_dir/train.tsv") - 1 ))
+  elif [ "$task" = text_classification ] && [ -f "$data_dir/train.tsv" ]; then  # dry run before stage 2
+    n_train=$(( $(wc -l < "$data_dir/train.tsv") - 1 ))  # the TSV rows
+  elif train_file=$(compgen -G "$data_dir/train.*" | head -1) && [ -n "$train_file" ]; then
+    n_train=$(awk 'NF && !/^-DOCSTART-/ && !/^#/ {in_s=1; next} in_s {n++; in_s=0} END {print n + in_s}' "$train_file")
   else  # dry run before stage 1
-    n_train=0; log "stage 3: (dry run) $data_dir/train.tsv is not there yet: the update count is unknown"
+    n_train=0; log "stage 3: (dry run) $data_dir/train.* is not there yet: the update count is unknown"
   fi
   eff_ngpu=$(( ngpu > 0 ? ngpu : 1 ))
   updates_per_epoch=$(( (n_train + batch_size * update_freq * eff_ngpu - 1) / (batch_size * update_freq * eff_ngpu) ))

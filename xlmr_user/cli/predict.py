@@ -58,7 +58,7 @@ def tag(a) -> int:
 
     from ..inference.predict import read_plain_lines
     from ..inference.tagger import Tagger
-    from ..prep.tagging import read_tagged, scores, sentence_counts
+    from ..prep.tagging import read_tagged
 
     gold = None
     if a.conll:
@@ -94,14 +94,7 @@ def tag(a) -> int:
     else:
         write_atomic(a.output, text)
     if gold is not None:
-        from ..prep.tagging import normalise
-
-        counts = {}
-        for r, g in zip(rows, gold):
-            for k, v in sentence_counts(r["tags"], normalise(g, tagger.scheme), tagger.task.entity_types,
-                                        tagger.scheme != "none").items():
-                counts[k] = counts.get(k, 0) + v
-        s = scores(counts, tagger.task.entity_types)
+        s = tagger.score([r["tags"] for r in rows], gold)
         print("accuracy: {accuracy:.2f}".format(**s) + ("; entity precision {precision:.2f}, recall {recall:.2f}, "
                                                         "F1 {f1:.2f}".format(**s) if "f1" in s else ""),
               file=sys.stderr)

@@ -116,7 +116,6 @@ class Tagger:
         scheme): entity precision/recall/F1 and accuracy, sentences, words, <unk> share."""
         split = read_tagged(path, self.meta.get("tag_column", "last"), "auto")
         known = set(self.labels)
-        counts = {}
         for sent, lines in zip(split.tags, split.lines):
             for tag, lineno in zip(normalise(sent, self.scheme), lines):
                 if tag not in known:
@@ -124,12 +123,20 @@ class Tagger:
                                     f"({', '.join(self.labels)})")
         d = self.task.source_dictionary
         unk = pieces = 0
-        for (tags, _), gold, words in zip(self.tag(split.sentences), split.tags, split.sentences):
-            for k, v in sentence_counts(tags, normalise(gold, self.scheme), self.task.entity_types,
-                                        self.scheme != "none").items():
-                counts[k] = counts.get(k, 0) + v
+        for words in split.sentences:
             ids = self.encode(words)[0][1:-1]
             unk += int((ids == d.unk()).sum())
             pieces += len(ids)
-        return {"path": os.path.abspath(path), "sentences": len(split), **scores(counts, self.task.entity_types),
+        predicted = [tags for tags, _ in self.tag(split.sentences)]
+        return {"path": os.path.abspath(path), "sentences": len(split), **self.score(predicted, split.tags),
                 "unk_share": round(unk / max(pieces, 1), 4)}
+
+    def score(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> dict:
+        """Accuracy and (with a chunk scheme) entity scores of tag sequences against gold
+        ones (read in the model's scheme), as validation computes them."""
+        counts: Dict[str, int] = {}
+        for tags, g in zip(predicted, gold):
+            for k, v in sentence_counts(tags, normalise(g, self.scheme), self.task.entity_types,
+                                        self.scheme != "none").items():
+                counts[k] = counts.get(k, 0) + v
+        return scores(counts, self.task.entity_types)

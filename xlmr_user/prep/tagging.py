@@ -291,25 +291,6 @@ def word_pieces(sp, words: Sequence[str], unk: str = "<unk>") -> List[List[str]]
     return [sp.encode(w, out_type=str) or [unk] for w in words]
 
 
-def spm_dictionary(spm_path: str, counted: Counter, dest: str, padding_factor: int = 8) -> str:
-    """A fairseq dict.txt of every piece of the sentencepiece model in its id order (as
-    XLM-R's: fairseq id = sentencepiece id + 1), with the training counts, padded with
-    fairseq's ``madeupword`` entries to a multiple of ``padding_factor``."""
-    import sentencepiece as spm
-    from fairseq.data import Dictionary
-
-    sp = spm.SentencePieceProcessor(model_file=spm_path)
-    d = Dictionary()
-    for i in range(sp.get_piece_size()):
-        if sp.is_control(i) or sp.is_unknown(i):
-            continue
-        piece = sp.id_to_piece(i)
-        d.add_symbol(piece, n=counted.get(piece, 0), overwrite=True)
-    d.pad_to_multiple_(padding_factor)
-    d.save(dest)
-    return dest
-
-
 # ---- the whole preparation -------------------------------------------------------------
 
 def read_splits(files: Dict[str, str], tag_column: str, fmt: str, scheme: str,
@@ -344,19 +325,13 @@ def prepare_tagging(files: Dict[str, str], dest: str, vocab_size: int = 8000, pr
     import torch
     from fairseq.data import Dictionary, indexed_dataset
 
-    from .classification import check_dictionary_matches
+    from .binarize import spm_dictionary
+    from .classification import check_dictionary_matches, vocabulary_files
     from .sentencepiece_model import train_sentencepiece
 
     if scheme not in SCHEMES:
         raise DataError(f"--scheme {scheme}: choose from {', '.join(SCHEMES)}")
-    if pretrained:
-        spm_model = spm_model or os.path.join(pretrained, SPM_FILE)
-        dictionary = dictionary or os.path.join(pretrained, DICT_FILE)
-    if bool(spm_model) != bool(dictionary):
-        raise DataError("give both --spm-model and --dict (or --pretrained DIR), or neither")
-    for path in filter(None, (spm_model, dictionary)):
-        if not os.path.isfile(path):
-            raise DataError(f"{path}: no such file")
+    spm_model, dictionary = vocabulary_files(pretrained, spm_model, dictionary)
     splits, scheme, labels, repaired = read_splits(files, tag_column, fmt, scheme, labels_file)
     with atomic_output_dir(dest, force=force) as tmp:
         spm_dest = os.path.join(tmp, SPM_FILE)
@@ -387,7 +362,7 @@ def prepare_tagging(files: Dict[str, str], dest: str, vocab_size: int = 8000, pr
             unk_rate = check_dictionary_matches(dict_path, tok, spm_model, shown_path=dictionary)
             os.remove(tok)
         else:
-            spm_dictionary(spm_dest, counts, dict_path)
+            spm_dictionary(spm_dest, dict_path, counted=counts)
         shutil.copyfile(dict_path, os.path.join(tmp, DICT_FILE))
         vocab = Dictionary.load(dict_path)
         label_dict = Dictionary()

@@ -1,0 +1,317 @@
+"""Tagging (CPU): NER and part-of-speech tags, the plugin's taggers side by side with a
+feature CRF and transformers' XLMRobertaForTokenClassification, through the recipes.
+
+1. CoNLL-2003 English NER (``examples/conll2003/run.sh``, dev to select, test to report):
+   the plugin's ``xlmr_small`` beside the transformers peer of the same size on the same
+   token ids (their training tokens/s side by side), then ``bilstm_tagger`` beside the
+   feature CRF (:mod:`bench.crf`).  Entity F1 per type; every plugin model scored with
+   constrained and with argmax decoding.
+2. WikiANN zero-shot (``examples/wikiann/run.sh``): fine-tuned on English, entity F1 on the
+   test set of each of the 12 languages: ``xlmr_small`` from scratch beside ``xlmr_small``
+   fine-tuned from ``make pretrain``'s model (``--pretrained DIR``, or pretrained here for
+   ``--pretrain-minutes``), and the CRF trained on English.
+3. UD-POS (``examples/udpos/run.sh``): English accuracy and zero-shot accuracy per
+   language, the same three systems.
+
+Each system trains for ``--minutes`` at most, two side by side with ``--threads`` each.
+Results: ``bench/results/<date>-tagging.{json,md}``.
+"""
+import datetime
+import json
+import math
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from .pretrain import pretrain
+from .report import markdown_table, save
+from .runner import Job, run_jobs
+from .sst2 import PEFT_LR
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+SHARED = ROOT.parent / "shared" / "data"
+PARTS = ("conll2003", "wikiann", "udpos")
+PRETRAINING_LANGS = ["bn", "el", "en", "hy", "ja", "mr", "uk", "vi"]
+# the issue's reference: a plain feature CRF (python-crfsuite) measured on this machine
+ISSUE_CRF = {"conll2003": {"test": 82.86, "dev": 89.16},
+             "wikiann": {"en": 73.52, "fr": 50.0, "vi": 49.0, "uk": 43.1, "es": 41.0, "el": 35.8, "de": 35.5,
+                         "ru": 23.6, "ja": 1.7, "zh": 1.3, "ar": 0.1, "hi": 0.0}}
+
+
+def recipe_job(name: str, recipe: str, exp: Path, args, *extra: str) -> Job:
+    cmd = ["bash", str(ROOT / "examples" / recipe / "run.sh"), "--exp", str(exp), "--seed", str(args.seed),
+           "--log-interval", "50", "--max-epoch", str(args.max_epoch),
+           "--extra-train-args", f"--stop-time-hours {args.minutes / 60:.4f}", *shlex.split(args.recipe_args), *extra]
+    return Job(name, cmd, str(exp) + ".log", env={"PYTHON": PY, "NGPU": "0"})
+
+
+def train_rate(exp: Path) -> dict:
+    """Training tokens/s (non-padding pieces per second of training steps) from the log."""
+    from xlmr_user.recipes.fairseq_logs import json_records, numbers
+
+    train = [numbers(r, "train") for r in json_records((exp / "train.log").read_text(), "train")]
+    if not train:
+        return {}
+    last = train[-1]
+    tokens = sum(r["wpb"] * (r["num_updates"] - (train[i - 1]["num_updates"] if i else 0))
+                 for i, r in enumerate(train))
+    return {"updates": int(last["num_updates"]), "train_wall_s": round(last["train_wall"], 1),
+            "train_tokens_per_s": round(tokens / last["train_wall"], 1) if last["train_wall"] else None}
+
+
+def decoding_scores(model_dir: Path, test_file: Path) -> dict:
+    """The exported model on one test file with each decoding."""
+    from xlmr_user.inference.tagger import Tagger
+    from xlmr_user.modules.tag_decoding import Decoder
+
+    tagger, out = Tagger(str(model_dir), batch_size=64), {}
+    for mode in ("constrained", "argmax"):
+        tagger.decoder = Decoder(tagger.labels, tagger.scheme, mode)
+        out[mode] = tagger.evaluate_file(str(test_file))
+    return out
+
+
+def plugin_row(job: Job, exp: Path, test_file: Path = None) -> dict:
+    r = json.loads((exp / "results.json").read_text())
+    row = {"system": job.name, "lr": r.get("lr"), "params": r.get("params"), **train_rate(exp),
+           "valid": r.get("valid", {}), "test": r.get("test", {}), "peak_rss_mb": rss(job),
+           "training": r.get("training", {}).get("summary")}
+    if r.get("eval_sets"):
+        row["eval_sets"] = {s["name"]: s for s in r["eval_sets"]}
+    if test_file is not None:
+        row["decoding"] = decoding_scores(exp / "model", test_file)
+    return row
+
+
+def crf_job(name: str, train: Path, tests: dict, out: Path, scheme: str) -> Job:
+    cmd = [PY, "-m", "bench.crf", "--train", str(train), "--scheme", scheme, "--out", str(out),
+           *[f"{k}={v}" for k, v in tests.items()]]
+    return Job(name, cmd, str(out) + ".log", cwd=str(ROOT))
+
+
+def peer_job(name: str, databin: Path, out: Path, args, validate_every: int, max_update: int) -> Job:
+    cmd = [PY, "-m", "bench.hf_xlmr_tagger", "--data-bin", str(databin), "--budget-minutes", str(args.minutes),
+           "--threads", str(args.threads), "--seed", str(args.seed), "--validate-every", str(validate_every),
+           "--max-update", str(max_update), "--lr", "5e-4", "--out", str(out)]
+    return Job(name, cmd, str(out) + ".log", cwd=str(ROOT))
+
+
+def rss(job: Job):
+    """Peak RSS in MB; None where not measured (a pair kept from an earlier run)."""
+    return round(job.peak_rss_mb, 1) if job.peak_rss_mb else None
+
+
+def fresh(*paths: Path) -> None:
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+        Path(str(p) + ".log").unlink(missing_ok=True)
+
+
+def conll2003(work: Path, args) -> dict:
+    src = Path(args.conll2003)
+    data = work / "conll2003-data"
+    xlmr, bilstm = work / "conll2003-xlmr_small", work / "conll2003-bilstm_tagger"
+    base = ["--from", str(src), "--data", str(data)]
+    kept = kept_pair(work / "conll2003-pair1.json", args)
+    if not kept:
+        fresh(xlmr, bilstm)
+        # the data once (stages 1-2); the BiLSTM and the transformers peer read the same token ids
+        run_jobs([recipe_job("prepare", "conll2003", xlmr, args, *base, "--stop-stage", "2")], args.threads)
+    fresh(bilstm)
+    shutil.copytree(xlmr / "data-bin", bilstm / "data-bin")
+    meta = json.loads((xlmr / "data-bin" / "meta.json").read_text())
+    per_epoch = math.ceil(meta["splits"]["train"] / 32)
+    validate_every = max(50, math.ceil(per_epoch / 4))  # the template's auto interval
+    a = recipe_job("plugin xlmr_small", "conll2003", xlmr, args, *base, "--arch", "xlmr_small", "--stage", "3")
+    peer = peer_job("transformers XLMRobertaForTokenClassification", xlmr / "data-bin", work / "conll2003-hf.json",
+                    args, validate_every, per_epoch * args.max_epoch)
+    if kept:
+        print(f"CoNLL-2003: {a.name} beside {peer.name}: kept from {kept['date']} ({kept['minutes']:g} min each)",
+              file=sys.stderr)
+        a.peak_rss_mb, peer.peak_rss_mb = kept["peak_rss_mb"]
+    else:
+        print(f"CoNLL-2003: {a.name} beside {peer.name}, {args.minutes:g} min each", file=sys.stderr)
+        run_jobs([a, peer], args.threads, concurrent=True)
+        kept = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "minutes": args.minutes,
+                "peak_rss_mb": [a.peak_rss_mb, peer.peak_rss_mb]}
+        (work / "conll2003-pair1.json").write_text(json.dumps(kept))
+    b = recipe_job("plugin bilstm_tagger", "conll2003", bilstm, args, *base, "--arch", "bilstm_tagger",
+                   "--stage", "3")
+    crf = crf_job("feature CRF (sklearn-crfsuite)", data / "train.txt",
+                  {"valid": data / "dev.txt", "test": data / "test.txt"}, work / "conll2003-crf.json", "iob2")
+    print(f"CoNLL-2003: {b.name} beside {crf.name}", file=sys.stderr)
+    run_jobs([b, crf], args.threads, concurrent=True)
+    hf = json.loads((work / "conll2003-hf.json").read_text())
+    rows = [plugin_row(a, xlmr, data / "test.txt"), plugin_row(b, bilstm, data / "test.txt"),
+            {"system": peer.name, "params": hf["params"], "updates": hf["updates"], "train_wall_s": hf["train_wall_s"],
+             "train_tokens_per_s": hf["train_tokens_per_s"], "valid": {"f1": hf["valid_f1"]}, "test": hf["test"],
+             "decoding": {"argmax": hf["test"], "constrained": hf["test_constrained"]},
+             "peak_rss_mb": rss(peer)}]
+    c = json.loads((work / "conll2003-crf.json").read_text())
+    rows.append({"system": crf.name, "train_wall_s": c["train_s"], "valid": c["sets"]["valid"],
+                 "test": c["sets"]["test"], "peak_rss_mb": rss(crf)})
+    return {"systems": rows, "types": sorted(rows[-1]["test"].get("f1_per_type", {})),
+            "minutes": {"xlmr_small / transformers": kept["minutes"], "bilstm_tagger / CRF": args.minutes}}
+
+
+def kept_pair(record: Path, args):
+    """With --keep, the first CoNLL-2003 pair of an earlier run in the same work folder."""
+    return json.loads(record.read_text()) if args.keep and record.exists() else None
+
+
+def cross_lingual(part: str, work: Path, args, pretrained: Path) -> dict:
+    src = Path(getattr(args, part))
+    data = work / f"{part}-data"
+    scratch, tuned = work / f"{part}-scratch", work / f"{part}-pretrained"
+    fresh(scratch, tuned)
+    base = ["--from", str(src), "--data", str(data), "--arch", args.arch]
+    run_jobs([recipe_job("fetch", part, scratch, args, *base, "--stop-stage", "1")], args.threads)
+    a = recipe_job(f"{args.arch} from scratch", part, scratch, args, *base, "--stage", "2")
+    b = recipe_job(f"{args.arch} fine-tuned from {pretrained.name}", part, tuned, args, *base, "--stage", "2",
+                   "--pretrained", str(pretrained), "--lr", PEFT_LR["full"])
+    scheme = "none" if part == "udpos" else "iob2"
+    langs = sorted(d.name for d in data.iterdir() if (d / "test.tsv").exists())
+    crf = crf_job("feature CRF, trained on English", data / "en" / "train.tsv",
+                  {lang: data / lang / "test.tsv" for lang in langs}, work / f"{part}-crf.json", scheme)
+    print(f"{part}: {a.name} beside {b.name}, {args.minutes:g} min each; then the CRF", file=sys.stderr)
+    run_jobs([a, b], args.threads, concurrent=True)
+    run_jobs([crf], args.threads)
+    c = json.loads((work / f"{part}-crf.json").read_text())
+    rows = [plugin_row(a, scratch, data / "en" / "test.tsv"), plugin_row(b, tuned, data / "en" / "test.tsv")]
+    rows.append({"system": crf.name, "train_wall_s": c["train_s"], "eval_sets": c["sets"],
+                 "peak_rss_mb": rss(crf)})
+    return {"systems": rows, "languages": ["en"] + [l for l in langs if l != "en"],
+            "metric": "accuracy" if part == "udpos" else "f1"}
+
+
+def fmt(v):
+    return "" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
+
+
+def markdown(result: dict) -> str:
+    text = [f"Tagging benchmark, CPU ({result['date']}){': --quick, the numbers mean nothing' if result['quick'] else ''}",
+            "", f"Each system trains for at most {result['minutes']:g} min (unless a part says otherwise), "
+            "two side by side with "
+            f"{result['threads']} thread(s) each; the best dev checkpoint is scored. Entity F1 (seqeval's and "
+            "conlleval's numbers, exact span and type, micro-averaged) and accuracy in %."]
+    if "conll2003" in result:
+        r = result["conll2003"]
+        types = r["types"]
+        text += ["", "## CoNLL-2003 English NER (test; dev to select)", "",
+                 "Minutes per system: " + ", ".join(f"{k} {v:g}" for k, v in r.get("minutes", {}).items()) + ".", ""]
+        rows = []
+        for s in r["systems"]:
+            dec = s.get("decoding", {})
+            rows.append({"system": s["system"], "test F1": s["test"].get("f1"), "dev F1": s["valid"].get("f1"),
+                         **{f"F1 {t}": s["test"].get("f1_per_type", {}).get(t, s["test"].get(f"f1_{t}"))
+                            for t in types},
+                         "F1 constrained / argmax": (f"{dec['constrained']['f1']} / {dec['argmax']['f1']}"
+                                                     if dec else None),
+                         "updates": s.get("updates"), "train tokens/s": s.get("train_tokens_per_s"),
+                         "params": s.get("params"), "peak RSS MB": s.get("peak_rss_mb")})
+        rows.append({"system": "the issue's reference CRF (python-crfsuite)",
+                     "test F1": ISSUE_CRF["conll2003"]["test"], "dev F1": ISSUE_CRF["conll2003"]["dev"]})
+        text.append(markdown_table(rows, list(rows[0])))
+    for part, title in (("wikiann", "WikiANN NER, zero-shot from English (test F1)"),
+                        ("udpos", "UD part-of-speech tags, zero-shot from English (test accuracy)")):
+        if part not in result:
+            continue
+        r = result[part]
+        metric, langs = r["metric"], r["languages"]
+        text += ["", f"## {title}", "", "Pretraining saw: " + ", ".join(result["pretraining_languages"]) + ".", ""]
+        head = ["language", "in pretraining"] + [s["system"] for s in r["systems"]]
+        if part == "wikiann":
+            head.append("the issue's reference CRF")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for lang in langs:
+            cells = [lang, "yes" if lang in result["pretraining_languages"] else "no"]
+            cells += [fmt(s.get("eval_sets", {}).get(lang, {}).get(metric)) for s in r["systems"]]
+            if part == "wikiann":
+                cells.append(fmt(ISSUE_CRF["wikiann"].get(lang)))
+            lines.append("| " + " | ".join(cells) + " |")
+        text += lines + ["", markdown_table([{"system": s["system"], "updates": s.get("updates"),
+                                              "train tokens/s": s.get("train_tokens_per_s"),
+                                              f"dev {metric}": s.get("valid", {}).get(metric),
+                                              "peak RSS MB": s.get("peak_rss_mb")} for s in r["systems"]],
+                                            ["system", "updates", "train tokens/s", f"dev {metric}", "peak RSS MB"])]
+    text += ["", "Goals:"] + [f"- {g['goal']}: {'MET' if g['met'] else 'NOT met'} ({g['detail']})"
+                              for g in result["goals"]]
+    return "\n".join(text)
+
+
+def goals(result: dict) -> list:
+    out = []
+    if "conll2003" in result:
+        rows = {s["system"]: s for s in result["conll2003"]["systems"]}
+        ours = max((s for k, s in rows.items() if k.startswith("plugin")), key=lambda s: s["test"].get("f1", 0))
+        crf = max(rows["feature CRF (sklearn-crfsuite)"]["test"]["f1"], ISSUE_CRF["conll2003"]["test"])
+        out.append({"goal": "CoNLL-2003: the plugin's best from-scratch tagger above the better CRF",
+                    "met": ours["test"]["f1"] > crf, "detail": f"{ours['system']} {ours['test']['f1']} vs {crf}"})
+        peer = rows["transformers XLMRobertaForTokenClassification"]
+        mine = rows["plugin xlmr_small"]
+        out.append({"goal": "the plugin's encoder at least as fast as the transformers peer (training tokens/s)",
+                    "met": (mine.get("train_tokens_per_s") or 0) >= (peer.get("train_tokens_per_s") or 0),
+                    "detail": f"{mine.get('train_tokens_per_s')} vs {peer.get('train_tokens_per_s')}"})
+    if "wikiann" in result:
+        scratch, tuned = result["wikiann"]["systems"][:2]
+        seen = [l for l in ("el", "ja", "uk", "vi") if l in result["wikiann"]["languages"]]
+        margins = {l: round(tuned["eval_sets"][l]["f1"] - scratch["eval_sets"][l]["f1"], 2) for l in seen}
+        out.append({"goal": "WikiANN: transfer from the pretrained model above from scratch on el, ja, uk, vi",
+                    "met": bool(margins) and all(m > 0 for m in margins.values()),
+                    "detail": ", ".join(f"{l} {m:+.2f}" for l, m in margins.items())})
+    return out
+
+
+def run(args) -> int:
+    work = Path(args.work)
+    if args.quick:
+        args.minutes, args.pretrain_minutes = 0.5, 1.0
+        work = work.with_name(work.name + "-quick")
+    work.mkdir(parents=True, exist_ok=True)
+    parts = args.parts.split(",")
+    result = {"benchmark": "tagging", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "quick": args.quick, "minutes": args.minutes, "threads": args.threads, "max_epoch": args.max_epoch,
+              "pretraining_languages": PRETRAINING_LANGS}
+    if "conll2003" in parts:
+        result["conll2003"] = conll2003(work, args)
+    if {"wikiann", "udpos"} & set(parts):
+        if args.pretrained:
+            pretrained = Path(args.pretrained)
+        else:
+            args.reuse = True
+            pretrained = Path(pretrain(work, args)["model_dir"])
+        meta = pretrained / "pretraining.json"
+        if meta.exists():
+            result["pretraining_languages"] = sorted(json.loads(meta.read_text()).get("languages", PRETRAINING_LANGS))
+        result["pretrained"] = str(pretrained)
+        for part in ("wikiann", "udpos"):
+            if part in parts:
+                result[part] = cross_lingual(part, work, args, pretrained)
+    result["goals"] = goals(result)
+    save(result, markdown(result), args.out_dir, "tagging-quick" if args.quick else args.name)
+    return 0
+
+
+def add_parser(sub):
+    p = sub.add_parser("tagging", help=__doc__.split("\n\n")[0])
+    p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    p.add_argument("--conll2003", default=str(SHARED / "conll2003" / "en"), help="your copy of CoNLL-2003")
+    p.add_argument("--wikiann", default=str(SHARED / "wikiann"), help="WikiANN in LANG/{train,dev,test}.tsv")
+    p.add_argument("--udpos", default=str(SHARED / "udpos"), help="UD-POS in LANG/{train,dev,test}.tsv")
+    p.add_argument("--pretrained", help="a pretrained model directory (default: pretrain one, or reuse it)")
+    p.add_argument("--arch", default="xlmr_small", help="the cross-lingual parts' encoder (the pretrained model's size)")
+    p.add_argument("--recipe-args", default="", help="more recipe options for every run, as one string")
+    p.add_argument("--minutes", type=float, default=15.0, help="training minutes per system")
+    p.add_argument("--pretrain-minutes", type=float, default=60.0)
+    p.add_argument("--max-epoch", type=int, default=10, help="the schedule's length in epochs (time ends it first)")
+    p.add_argument("--threads", type=int, default=1, help="threads per system (two run side by side)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--keep", action="store_true",
+                   help="keep the first CoNLL-2003 pair (xlmr_small / transformers) from an earlier run in --work")
+    p.add_argument("--quick", action="store_true", help="a smoke check of the pipeline; the numbers mean nothing")
+    p.add_argument("--name", default="tagging", help="the results' file name")
+    p.add_argument("--work", default=str(ROOT / "bench" / "work" / "tagging"))
+    p.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
+    p.set_defaults(run=run)
