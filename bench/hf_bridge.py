@@ -228,7 +228,7 @@ def finetune_curves(work: Path, args) -> dict:
     for name, model in (("fairseq checkpoint", pre), ("its HF export, imported", folder / "imported")):
         exp = folder / ("fairseq" if name.startswith("fairseq") else "imported")
         job = Job(name, ["bash", recipe, "--from", SHARED / "sib-200", "--data", folder / f"data-{exp.name}",
-                         "--exp", exp, "--pretrained", model, "--langs", "eng_Latn,fra_Latn,ell_Grek",
+                         "--exp", exp, "--pretrained", model, "--langs", "eng_Latn fra_Latn ell_Grek",
                          "--max-update", str(args.updates), "--log-interval", "10", "--seed", "1"],
                   str(exp) + ".log", env={"PYTHON": PY, "NGPU": "0"})
         run_jobs([job], args.threads)
@@ -236,7 +236,7 @@ def finetune_curves(work: Path, args) -> dict:
         res = json.loads((exp / "results.json").read_text())
         runs[name] = {"train_loss": [numbers(r)["loss"] for r in json_records(log, "train_inner")],
                       "valid_accuracy": res.get("valid", {}).get("accuracy"),
-                      "test": {r: s.get("accuracy") for r, s in (res.get("eval_sets") or {}).items()},
+                      "test": {r["name"]: r.get("accuracy") for r in res.get("eval_sets") or []},
                       "wall_s": round(job.wall_s, 1)}
     a, b = (runs[k]["train_loss"] for k in runs)
     return {"updates": args.updates, "runs": runs,

@@ -48,17 +48,10 @@ def recipe_job(name: str, recipe: str, exp: Path, args, *extra: str) -> Job:
 
 
 def train_rate(exp: Path) -> dict:
-    """Training tokens/s (non-padding pieces per second of training steps) from the log."""
-    from xlmr_user.recipes.fairseq_logs import json_records, numbers
-
-    train = [numbers(r, "train") for r in json_records((exp / "train.log").read_text(), "train")]
-    if not train:
-        return {}
-    last = train[-1]
-    tokens = sum(r["wpb"] * (r["num_updates"] - (train[i - 1]["num_updates"] if i else 0))
-                 for i, r in enumerate(train))
-    return {"updates": int(last["num_updates"]), "train_wall_s": round(last["train_wall"], 1),
-            "train_tokens_per_s": round(tokens / last["train_wall"], 1) if last["train_wall"] else None}
+    """Updates and training wall time of a recipe run (its results.json: the whole run's
+    train_wall; fairseq's last train record holds the last epoch's only)."""
+    r = json.loads((exp / "results.json").read_text())
+    return {"updates": r.get("num_updates"), "train_wall_s": r.get("train_wall_s")}
 
 
 def decoding_scores(model_dir: Path, test_file: Path) -> dict:
@@ -186,6 +179,15 @@ def cross_lingual(part: str, work: Path, args, pretrained: Path) -> dict:
             "metric": "accuracy" if part == "udpos" else "f1"}
 
 
+def per_min(row: dict):
+    """Training updates per minute of training wall time (the systems' batches: 32 sentences
+    of the same token ids).  fairseq's wpb-based tokens/s is not comparable: its train_wall
+    is whole seconds and its token count differs from the peer's."""
+    if row.get("updates") and row.get("train_wall_s"):
+        return round(60 * row["updates"] / row["train_wall_s"], 1)
+    return None
+
+
 def fmt(v):
     return "" if v is None else (f"{v:.2f}" if isinstance(v, float) else str(v))
 
@@ -209,7 +211,7 @@ def markdown(result: dict) -> str:
                             for t in types},
                          "F1 constrained / argmax": (f"{dec['constrained']['f1']} / {dec['argmax']['f1']}"
                                                      if dec else None),
-                         "updates": s.get("updates"), "train tokens/s": s.get("train_tokens_per_s"),
+                         "updates": s.get("updates"), "updates/min": per_min(s),
                          "params": s.get("params"), "peak RSS MB": s.get("peak_rss_mb")})
         rows.append({"system": "the issue's reference CRF (python-crfsuite)",
                      "test F1": ISSUE_CRF["conll2003"]["test"], "dev F1": ISSUE_CRF["conll2003"]["dev"]})
@@ -232,10 +234,10 @@ def markdown(result: dict) -> str:
                 cells.append(fmt(ISSUE_CRF["wikiann"].get(lang)))
             lines.append("| " + " | ".join(cells) + " |")
         text += lines + ["", markdown_table([{"system": s["system"], "updates": s.get("updates"),
-                                              "train tokens/s": s.get("train_tokens_per_s"),
+                                              "updates/min": per_min(s),
                                               f"dev {metric}": s.get("valid", {}).get(metric),
                                               "peak RSS MB": s.get("peak_rss_mb")} for s in r["systems"]],
-                                            ["system", "updates", "train tokens/s", f"dev {metric}", "peak RSS MB"])]
+                                            ["system", "updates", "updates/min", f"dev {metric}", "peak RSS MB"])]
     text += ["", "Goals:"] + [f"- {g['goal']}: {'MET' if g['met'] else 'NOT met'} ({g['detail']})"
                               for g in result["goals"]]
     return "\n".join(text)
@@ -251,9 +253,10 @@ def goals(result: dict) -> list:
                     "met": ours["test"]["f1"] > crf, "detail": f"{ours['system']} {ours['test']['f1']} vs {crf}"})
         peer = rows["transformers XLMRobertaForTokenClassification"]
         mine = rows["plugin xlmr_small"]
-        out.append({"goal": "the plugin's encoder at least as fast as the transformers peer (training tokens/s)",
-                    "met": (mine.get("train_tokens_per_s") or 0) >= (peer.get("train_tokens_per_s") or 0),
-                    "detail": f"{mine.get('train_tokens_per_s')} vs {peer.get('train_tokens_per_s')}"})
+        out.append({"goal": "the plugin's encoder at least as fast as the transformers peer (training updates/min)",
+                    "met": (per_min(mine) or 0) >= (per_min(peer) or 0),
+                    "detail": f"updates/min {per_min(mine)} vs {per_min(peer)}, batches of 32 sentences of the same "
+                              "token ids, side by side"})
     if "wikiann" in result:
         scratch, tuned = result["wikiann"]["systems"][:2]
         seen = [l for l in ("el", "ja", "uk", "vi") if l in result["wikiann"]["languages"]]
@@ -264,7 +267,26 @@ def goals(result: dict) -> list:
     return out
 
 
+def rerender(path: str, args) -> int:
+    """The tables and goals of a results JSON again (after a change to them)."""
+    result = json.loads(Path(path).read_text())
+    work = Path(args.work)
+    exps = {"plugin xlmr_small": "conll2003-xlmr_small", "plugin bilstm_tagger": "conll2003-bilstm_tagger"}
+    for part in ("conll2003", "wikiann", "udpos"):
+        for row in result.get(part, {}).get("systems", []):
+            name = exps.get(row["system"]) or (f"{part}-scratch" if "scratch" in row["system"] else
+                                               f"{part}-pretrained" if "fine-tuned" in row["system"] else None)
+            if name and (work / name / "results.json").exists():
+                row.pop("train_tokens_per_s", None)
+                row.update(train_rate(work / name))
+    result["goals"] = goals(result)
+    save(result, markdown(result), args.out_dir, args.name)
+    return 0
+
+
 def run(args) -> int:
+    if args.rerender:
+        return rerender(args.rerender, args)
     work = Path(args.work)
     if args.quick:
         args.minutes, args.pretrain_minutes = 0.5, 1.0
@@ -308,6 +330,7 @@ def add_parser(sub):
     p.add_argument("--max-epoch", type=int, default=10, help="the schedule's length in epochs (time ends it first)")
     p.add_argument("--threads", type=int, default=1, help="threads per system (two run side by side)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rerender", metavar="JSON", help="only write the tables and goals of a results JSON again")
     p.add_argument("--keep", action="store_true",
                    help="keep the first CoNLL-2003 pair (xlmr_small / transformers) from an earlier run in --work")
     p.add_argument("--quick", action="store_true", help="a smoke check of the pipeline; the numbers mean nothing")
