@@ -298,10 +298,10 @@ def goals(result: dict) -> list:
 def run(args) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    sets = texts()
+    sets = {k: v[:args.per_set] if args.per_set else v for k, v in texts().items()}
     result = {"benchmark": "hf-bridge", "date": datetime.datetime.now().isoformat(timespec="seconds"),
               "texts": ", ".join(f"{k} {len(v)}" for k, v in sets.items())}
-    if args.pretrained and Path(args.pretrained, "model.pt").exists():
+    if not args.skip_finetune and args.pretrained and Path(args.pretrained, "model.pt").exists():
         result["finetune"] = finetune_curves(work, args)
         args.models = list(args.models) + [str(work / "finetune" / "fairseq" / "model")]
     result["round_trips"] = round_trips(work, args, sets)
@@ -326,6 +326,8 @@ def add_parser(sub):
     p.add_argument("--updates", type=int, default=150, help="part 4's fine-tuning updates")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--skip-base", action="store_true", help="leave out part 3 (XLM-R base size)")
+    p.add_argument("--skip-finetune", action="store_true", help="leave out part 4 (fine-tuning curves)")
+    p.add_argument("--per-set", type=int, default=0, help="at most this many texts of each set (0: all)")
     p.add_argument("--keep-base", action="store_true", help="keep part 3's directories (several GB)")
     p.add_argument("--name", default="hf-bridge")
     p.add_argument("--work", default=str(ROOT / "bench" / "work" / "hf-bridge"))
