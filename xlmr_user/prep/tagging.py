@@ -40,6 +40,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .files import DICT_FILE, META_FILE, SPM_FILE
+from .tsv import decode_lines
 
 SPLIT_FILES = {"train": ("train",), "valid": ("dev", "valid", "testa"), "test": ("test", "testb")}
 SUFFIXES = (".txt", ".tsv", ".conll", ".conllu", ".iob", ".bio", "")
@@ -79,21 +80,6 @@ def find_split_files(folder: str) -> Dict[str, str]:
     return found
 
 
-def _lines(path: str):
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file")
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte {raw[e.start]:#04x} at column "
-                                f"{e.start + 1}); re-encode the file as UTF-8") from None
-            if lineno == 1:
-                text = text.lstrip("\ufeff")
-            yield lineno, text.rstrip("\r\n")
-
-
 def is_conllu(path: str, fmt: str) -> bool:
     return fmt == "conllu" or (fmt == "auto" and path.endswith(".conllu"))
 
@@ -120,7 +106,7 @@ def read_tagged(path: str, tag_column: str = "last", fmt: str = "auto", require_
             split.lines.append(list(lines))
             words.clear(), tags.clear(), lines.clear()
 
-    for lineno, line in _lines(path):
+    for lineno, line in decode_lines(path):
         if not line.strip():
             end_sentence()
             continue
@@ -260,7 +246,7 @@ def read_label_list(path: str) -> List[str]:
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file (--labels: one label a line)")
     labels = []
-    for lineno, line in _lines(path):
+    for lineno, line in decode_lines(path):
         label = line.strip()
         if not label:
             continue

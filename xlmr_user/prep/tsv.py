@@ -62,7 +62,7 @@ class TsvSplit:
         return len(self.texts)
 
 
-def _decode_lines(path: str):
+def decode_lines(path: str):
     """Yield ``(line_number, text)``; raise DataError on non-UTF-8 bytes."""
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
@@ -121,7 +121,7 @@ def _parse_header(path: str, header: str, require_label: bool, columns: Columns)
 
 def read_tsv(path: str, require_label: bool = True, columns: Columns = Columns()) -> TsvSplit:
     """Read and validate one TSV split.  Raises DataError listing every problem."""
-    lines = _decode_lines(path)
+    lines = decode_lines(path)
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise DataError(f"{path}:1: empty file or empty header line; expected a header "
