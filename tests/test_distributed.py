@@ -82,9 +82,6 @@ def test_masked_lm(mlm_bin, tmp_path):
     compare(tmp_path, mlm_bin, args, ("loss", "ppl", "accuracy", "loss_en", "ppl_el", "accuracy_ru"))
 
 
-@pytest.mark.xfail(strict=True, reason="open bug: 2 workers and --update-freq 2 see the same loss and gradient "
-                   "norm but end with other weights (SGD too: 0.11 apart in the embeddings after one update); "
-                   "not found yet")
 def test_token_classification(ner_bin, tmp_path):
     """Entity counts sum over workers: precision, recall and F1 (per type too) are exact."""
     args = ["--user-dir", USER_DIR, "--task", "token_classification", "--criterion", "token_classification",

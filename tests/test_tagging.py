@@ -352,6 +352,15 @@ def test_bilstm_tagger_learns(ner_bin, tmp_path):
     assert helpers.last_valid(log)["f1"] >= 80, helpers.last_valid(log)
 
 
+@pytest.mark.parametrize("arch,flag", [("xlmr_tiny", "--dropout"), ("bilstm_tagger_tiny", "--pooler-dropout")])
+def test_the_token_head_takes_its_dropout_from_the_model(ner_bin, arch, flag):
+    """A hard-coded head dropout made 2 workers differ from --update-freq 2 under --dropout 0."""
+    for p in (0.0, 0.25):
+        _, model, _, _ = helpers.build("token_classification", str(ner_bin), arch, "token_classification", flag,
+                                       str(p))
+        assert model.token_heads["token_classification_head"].dropout.p == p
+
+
 def test_pretrained_encoder_fine_tunes_as_a_tagger_with_lora(ner_bin, ner_raw, tmp_path):
     pretrained = helpers.write_pretrained_dir(ner_bin, tmp_path / "xlmr.tiny", updates=5)
     data = helpers.prepare_tags(ner_raw, tmp_path / "bin", pretrained=str(pretrained))

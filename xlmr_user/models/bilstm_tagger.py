@@ -26,7 +26,7 @@ from .bilstm_classifier import BiLSTMClassifier, BiLSTMClassifierConfig, bilstm_
 class BiLSTMTagger(TokenHeads, BiLSTMClassifier):
     def __init__(self, cfg, dictionary):
         super().__init__(cfg, dictionary)
-        self.token_head_dim = 2 * cfg.encoder_hidden_dim
+        self.token_head_dim, self.token_head_dropout = 2 * cfg.encoder_hidden_dim, cfg.pooler_dropout
 
     @classmethod
     def build_model(cls, cfg, task):

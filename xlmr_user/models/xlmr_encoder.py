@@ -55,7 +55,7 @@ class XlmrRobertaModel(TokenHeads, RobertaModel):
         super().__init__(args, encoder)  # applies init_bert_params to everything
         if options_of(args)["zero_init_proj"]:
             zero_init_projections(encoder.sentence_encoder.layers)
-        self.token_head_dim = args.encoder_embed_dim
+        self.token_head_dim, self.token_head_dropout = args.encoder_embed_dim, args.dropout
 
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
