@@ -162,12 +162,23 @@ def round_trips(work: Path, args, sets: dict) -> list:
 
 def synthetic_spm(dest: Path, pieces: int = 250_000) -> Path:
     """A sentencepiece Unigram model of XLM-R's size: every character of the SIB-200 text,
-    then synthetic pieces up to ``pieces`` (XLM-R's sentencepiece model has 250,000)."""
+    then synthetic pieces up to ``pieces`` (XLM-R's sentencepiece model has 250,000); and
+    XLM-R's normalizer (nmt_nfkc, its table taken from a sentencepiece model trained here)."""
+    import io
+
+    import sentencepiece as spm
     from sentencepiece import sentencepiece_model_pb2 as pb
 
+    trained = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["abc", "cab"] * 20),
+                                   model_writer=trained, vocab_size=8, model_type="unigram",
+                                   minloglevel=2)
+    nfkc = pb.ModelProto()
+    nfkc.ParseFromString(trained.getvalue())
     proto = pb.ModelProto()
     proto.trainer_spec.model_type = 1
-    proto.normalizer_spec.name = "identity"
+    proto.normalizer_spec.name = "nmt_nfkc"
+    proto.normalizer_spec.precompiled_charsmap = nfkc.normalizer_spec.precompiled_charsmap
     proto.normalizer_spec.add_dummy_prefix = True
     proto.normalizer_spec.remove_extra_whitespaces = True
     proto.normalizer_spec.escape_whitespaces = True
