@@ -64,12 +64,19 @@ def tasks(data: Path, toy: bool) -> dict:
 
 
 def run_logged(jobs: dict, threads: int, timeout=None, at_once: int = 1) -> dict:
-    """``{key: (cmd, log)}`` run ``at_once`` at a time (:func:`bench.runner.run_jobs`);
-    ``{key: {"rc", "seconds", "log"}}`` (rc 124: stopped at ``timeout`` seconds)."""
+    """``{key: (cmd, log)}`` fairseq trainings (``--no-save``) run ``at_once`` at a time
+    (:func:`bench.runner.run_jobs`); ``{key: {"rc", "seconds", "log"}}`` (rc 124: stopped
+    at ``timeout`` seconds).  Each gets its own ``--save-dir``: fairseq-train writes and
+    removes ``<save-dir>/dummy`` even with ``--no-save``, and runs sharing one race on it."""
+    import tempfile
+
     from bench.runner import Job, run_jobs
 
-    made = {key: Job(str(key), cmd, str(log), timeout=timeout, cwd=str(ROOT)) for key, (cmd, log) in jobs.items()}
-    run_jobs(list(made.values()), threads, at_once=at_once, check=False)
+    with tempfile.TemporaryDirectory(prefix="xlmr-gpu-check-") as tmp:
+        made = {key: Job(str(key), [*cmd, "--save-dir", str(Path(tmp) / str(i))], str(log),
+                         timeout=timeout, cwd=str(ROOT))
+                for i, (key, (cmd, log)) in enumerate(jobs.items())}
+        run_jobs(list(made.values()), threads, at_once=at_once, check=False)
     return {key: {"rc": j.returncode, "seconds": round(j.wall_s, 1), "log": Path(j.log).name}
             for key, j in made.items()}
 
