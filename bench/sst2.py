@@ -28,7 +28,6 @@ import datetime
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from .curves import plot_curves, valid_curve

@@ -313,9 +313,9 @@ def small_tsv(folder):
 
 def prepare(src, dest, vocab_size=8000, **kw) -> str:
     """data-prep/prepare_classification.sh --from SRC --dest DEST, in this process."""
-    from xlmr_user.prep.classification import find_split_files, prepare as prepare_classification
+    from xlmr_user.prep.classification import classification_files, prepare as prepare_classification
 
-    prepare_classification(find_split_files(str(src)), str(dest), vocab_size=vocab_size, **kw)
+    prepare_classification(classification_files(str(src)), str(dest), vocab_size=vocab_size, **kw)
     return str(dest)
 
 
@@ -581,9 +581,9 @@ def write_pos(folder: Path, sizes=(200, 40, 40), seed: int = 0) -> Path:
 
 def prepare_tags(src, dest, **kw) -> str:
     """data-prep/prepare_tagging.sh --from SRC --dest DEST, in this process."""
-    from xlmr_user.prep.tagging import find_split_files, prepare_tagging
+    from xlmr_user.prep.tagging import prepare_tagging, tagging_files
 
-    prepare_tagging(find_split_files(str(src)), str(dest), **{"vocab_size": 200, **kw})
+    prepare_tagging(tagging_files(str(src)), str(dest), **{"vocab_size": 200, **kw})
     return str(dest)
 
 

@@ -4,7 +4,7 @@ PEFT where it applies, and the exported model answers through xlmr-predict."""
 import pytest
 import torch
 
-from helpers import TINY_TRAIN_ARGS, build_task, error_of, json_records, last_valid, train
+from helpers import TINY_TRAIN_ARGS, build_task, error_of, json_records, train
 
 BILSTM = [a if a != "xlmr_tiny" else "bilstm_classifier_tiny" for a in TINY_TRAIN_ARGS]
 

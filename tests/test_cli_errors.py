@@ -4,7 +4,6 @@ raised in this process and read as the plugin's excepthook reads them
 (``user_message``); one run as a process shows the whole path, exit status included."""
 import shutil
 
-import pytest
 import torch
 
 from helpers import (TINY_TRAIN_ARGS, USER_DIR, assert_one_line_error, error_of, fairseq_process, train,

@@ -3,8 +3,6 @@ The bundle itself needs the package index (make gpu-bundle); these run offline."
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 

@@ -16,13 +16,11 @@ import os
 import sys
 
 from ..errors import XlmrUserError
-from . import command
+from . import command, parser
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlmr-evaluate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-evaluate", __doc__)
     p.add_argument("model_dir", help="model directory (xlmr-export, a recipe's EXP/model)")
     p.add_argument("sets", nargs="+", metavar="[NAME=]PATH", help="labelled TSV test sets")
     p.add_argument("--data", default="", help="what {data} in a PATH stands for")

@@ -10,17 +10,14 @@ task says: a classifier, or a pretrained masked LM in the ``xlmr.base`` layout (
 
 (``xlmr-export-pretrained`` is the same command, by its old name.)
 """
-import argparse
 import sys
 
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xlmr-export", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-export", __doc__)
     p.add_argument("checkpoint", help="a checkpoint of --task text_classification or xlmr_masked_lm")
     p.add_argument("--data", required=True, help="the prepared data it was trained on")
     p.add_argument("--out", required=True, help="model directory to write")

@@ -12,18 +12,15 @@ the share of texts whose ids differ are printed and written to xlmr_user_check.j
 and nothing is written if they do not match.  Needs transformers (pip install
 transformers), for that check.
 """
-import argparse
 import json
 import sys
 
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xlmr-export-hf", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-export-hf", __doc__)
     p.add_argument("model_dir", help="a model directory written by xlmr-export (or xlmr-import-hf)")
     p.add_argument("--out", required=True, help="the transformers directory to write")
     p.add_argument("--texts", help="check on these texts (one a line) instead of the model's validation text")

@@ -1,15 +1,14 @@
 """``examples/conll2003/local/data.sh``: your copy of CoNLL-2003 English as
 ``DEST/{train,dev,test}.txt`` (see :mod:`xlmr_user.prep.conll2003`)."""
-import argparse
 import sys
 
 from ..prep.conll2003 import get
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="examples/conll2003/local/data.sh", description=__doc__.split("\n\n")[0])
+    p = parser("examples/conll2003/local/data.sh", __doc__)
     p.add_argument("--dest", required=True)
     p.add_argument("--from", dest="src", metavar="DIR",
                    help="your copy: train, dev (testa) and test (testb) files, word first and NER tag last")

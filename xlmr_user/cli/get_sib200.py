@@ -1,15 +1,14 @@
 """``data-prep/get_sib200.sh``: SIB-200 as ``DEST/LANG/{train,dev,test}.tsv``
 and ``DEST/labels.txt`` (see :mod:`xlmr_user.prep.sib200`)."""
-import argparse
 import sys
 
 from ..prep.sib200 import DEFAULT_LANGS, get
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="get_sib200.sh", description=__doc__.split("\n\n")[0])
+    p = parser("get_sib200.sh", __doc__)
     p.add_argument("--dest", required=True)
     p.add_argument("--from", dest="src", metavar="DIR", help="a local copy (LANG/{train,dev,test}.tsv)")
     p.add_argument("--langs", default="", metavar="'L1 L2 ...'",

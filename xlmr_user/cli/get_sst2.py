@@ -1,15 +1,14 @@
 """``data-prep/get_sst2.sh``: GLUE SST-2 as ``train.tsv``, ``dev.tsv``,
 ``test.tsv`` (see :mod:`xlmr_user.prep.sst2`)."""
-import argparse
 import sys
 
 from ..prep.sst2 import ARCHIVE_SHA256, URL, get
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="get_sst2.sh", description=__doc__.split("\n\n")[0])
+    p = parser("get_sst2.sh", __doc__)
     p.add_argument("--dest", required=True)
     p.add_argument("--from", dest="src", metavar="DIR_OR_ZIP")
     p.add_argument("--url", default=URL)

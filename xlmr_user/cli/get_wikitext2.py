@@ -1,15 +1,14 @@
 """``data-prep/get_wikitext2.sh``: WikiText-2 as ``wiki.{train,valid,test}.tokens``
 (see :mod:`xlmr_user.prep.wikitext`)."""
-import argparse
 import sys
 
 from ..prep.wikitext import URL, get
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="get_wikitext2.sh", description=__doc__.split("\n\n")[0])
+    p = parser("get_wikitext2.sh", __doc__)
     p.add_argument("--dest", required=True)
     p.add_argument("--from", dest="src", metavar="DIR")
     p.add_argument("--mini", action="store_true", help="build wt2-mini from valid+test")

@@ -1,15 +1,14 @@
 """``data-prep/get_xtreme.sh``: XTREME's tagging datasets (WikiANN NER, UD-POS) as
 ``DEST/LANG/{train,dev,test}.tsv`` (see :mod:`xlmr_user.prep.xtreme`)."""
-import argparse
 import sys
 
 from ..prep.xtreme import DEFAULT_LANGS, URLS, get
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="get_xtreme.sh", description=__doc__.split("\n\n")[0])
+    p = parser("get_xtreme.sh", __doc__)
     p.add_argument("--dataset", required=True, choices=sorted(URLS))
     p.add_argument("--dest", required=True)
     p.add_argument("--from", dest="src", metavar="DIR", help="a local copy (LANG/{train,dev,test}.tsv)")

@@ -11,18 +11,15 @@ Reads safetensors (or pytorch_model.bin) without transformers; with transformers
 installed, the imported model is also compared with the original on sample texts.
 Whatever the plugin cannot run exactly is refused with the config key and its value.
 """
-import argparse
 import json
 import sys
 
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="xlmr-import-hf", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-import-hf", __doc__)
     p.add_argument("hf_dir", help="a transformers model directory (config.json, model.safetensors, tokenizer.json "
                                   "or sentencepiece.bpe.model)")
     p.add_argument("--out", required=True, help="model directory to write")

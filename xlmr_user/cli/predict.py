@@ -28,13 +28,11 @@ import sys
 
 from ..errors import XlmrUserError
 from ..prep.files import MODEL_FILE
-from . import command
+from . import command, parser
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlmr-predict", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-predict", __doc__)
     p.add_argument("model_dir", help="model directory (xlmr-export) or a prepared data-bin")
     p.add_argument("--checkpoint-file", default=MODEL_FILE,
                    help="checkpoint, relative to MODEL_DIR or absolute (default: model.pt)")

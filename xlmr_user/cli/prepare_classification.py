@@ -6,32 +6,20 @@ Other layouts name their columns: SIB-200's ``index_id<TAB>category<TAB>text``
 is ``--text-column text --label-column category --labels labels.txt``."""
 import argparse
 import logging
-import os
 import sys
 
-from ..errors import DataError, OutputExistsError
-from ..prep.classification import META_FILE, find_split_files, prepare
+from ..errors import OutputExistsError
+from ..prep.classification import META_FILE, classification_files, prepare
 from ..prep.tsv import Columns
-from . import command
+from . import add_split_args, add_vocabulary_args, already_prepared, command, parser, split_files
 
 logger = logging.getLogger("xlmr_user.prepare_classification")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlmr-prepare-classification", description=__doc__.split("\n\n")[0])
-    p.add_argument("--from", dest="src", metavar="DIR",
-                   help="folder with train.tsv, dev.tsv (or valid.tsv), optional test.tsv")
-    p.add_argument("--train", help="training TSV (overrides --from)")
-    p.add_argument("--valid", help="validation TSV (overrides --from)")
-    p.add_argument("--test", help="test TSV (overrides --from)")
-    p.add_argument("--dest", required=True, metavar="DIR", help="output folder (data-bin)")
-    p.add_argument("--vocab-size", type=int, default=8000,
-                   help="sentencepiece vocabulary size when training one (upper bound)")
-    p.add_argument("--pretrained", metavar="DIR",
-                   help="use DIR/sentencepiece.bpe.model and DIR/dict.txt (an XLM-R/RoBERTa "
-                   "checkpoint folder) instead of training a tokenizer")
-    p.add_argument("--spm-model", help="existing sentencepiece .model")
-    p.add_argument("--dict", dest="dictionary", help="existing fairseq dict.txt")
+    p = parser("xlmr-prepare-classification", __doc__)
+    add_split_args(p, "train.tsv, dev.tsv (or valid.tsv), optional test.tsv", "TSV")
+    add_vocabulary_args(p)
     p.add_argument("--text-column", metavar="NAME",
                    help="header name of the text column (default: the columns other than the "
                    "label and id columns)")
@@ -50,14 +38,8 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     columns = Columns(args.text_column, args.text_pair_column, args.label_column)
-    files = find_split_files(args.src) if args.src else {}
-    for split in ("train", "valid", "test"):
-        if getattr(args, split):
-            files[split] = getattr(args, split)
-    if "train" not in files or "valid" not in files:
-        raise DataError("give --from DIR, or --train and --valid files")
-    if os.path.exists(os.path.join(args.dest, META_FILE)) and not args.force:
-        logger.info("%s is already prepared (%s present); use --force to rebuild", args.dest, META_FILE)
+    files = split_files(args, classification_files)
+    if already_prepared(args.dest, args.force):
         return 0
     try:
         meta = prepare(files, args.dest, vocab_size=args.vocab_size, pretrained=args.pretrained,

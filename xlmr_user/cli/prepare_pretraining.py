@@ -7,21 +7,17 @@ valid data per language, for ``--task xlmr_masked_lm``.
 """
 import argparse
 import logging
-import os
 import sys
 
 from ..errors import DataError
-from ..prep.files import META_FILE
 from ..prep.pretraining import find_sources, prepare_pretraining
-from . import command
+from . import already_prepared, command, parser
 
 logger = logging.getLogger("xlmr_user.prepare_pretraining")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlmr-prepare-pretraining", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-prepare-pretraining", __doc__)
     p.add_argument("--lang", action="append", default=[], metavar="LANG=FILE[,FILE]",
                    help="a language's text: plain UTF-8 (one paragraph a line) or a Wikipedia "
                    "XML dump (.xml, .xml.bz2, .xml.xz); repeatable")
@@ -49,8 +45,7 @@ def main(argv=None) -> int:
         if not sep or not lang or not files:
             raise DataError(f"--lang {spec!r}: expected LANG=FILE[,FILE]")
         sources[lang] = files.split(",")
-    if os.path.exists(os.path.join(a.dest, META_FILE)) and not a.force:
-        logger.info("%s is already prepared (%s present); use --force to rebuild", a.dest, META_FILE)
+    if already_prepared(a.dest, a.force):
         return 0
     prepare_pretraining(sources, a.dest, vocab_size=a.vocab_size, alpha=a.alpha,
                         valid_fraction=a.valid_fraction, max_valid=a.max_valid,

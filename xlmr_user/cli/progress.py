@@ -4,16 +4,15 @@ progress line per record to stdout (see :mod:`xlmr_user.recipes.progress`).
     fairseq-train ... --log-format json 2>&1 | python -m xlmr_user.cli.progress \\
         --log exp/train.log --total-updates 3000 --metric accuracy --maximize
 """
-import argparse
 import sys
 
 from ..recipes.progress import Progress, follow
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--log", required=True, help="file that receives the whole output (appended)")
     p.add_argument("--total-updates", type=int, default=0)
     p.add_argument("--metric", default="loss", help="validation metric to show")

@@ -1,7 +1,6 @@
 """A classification recipe's report stage: ``results.json`` (printed too) from
 the run's logs, and the learning curve (validation accuracy and macro-F1,
 training loss) as a PNG."""
-import argparse
 import json
 import os
 import sys
@@ -9,12 +8,12 @@ import sys
 from ..recipes.classification_results import collect
 from ..recipes.learning_curve import log_scalars, plot_learning_curve
 from ..recipes.results_io import parse_fields, write_results
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--train-log", required=True)
     p.add_argument("--eval", action="append", default=[], metavar="[SPLIT=]LOG",
                    help="fairseq-validate's log (of SPLIT, or of the valid and test splits it scored); repeatable")

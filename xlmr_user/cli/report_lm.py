@@ -1,18 +1,17 @@
 """A language-model recipe's report stage: ``results.json`` (token and
 word-normalized perplexity) from the run's logs, and the learning curve as a PNG."""
-import argparse
 import os
 import sys
 
 from ..recipes.learning_curve import log_scalars, plot_learning_curve
 from ..recipes.lm_results import collect
 from ..recipes.results_io import parse_fields, write_results
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--train-log", required=True)
     p.add_argument("--eval", action="append", default=[], metavar="SPLIT=LOG")
     p.add_argument("--data-bin", required=True)

@@ -1,18 +1,17 @@
 """A pretraining recipe's report stage: ``results.json`` (masked-LM loss,
 perplexity and accuracy, overall and per language; the valid curve) and a PNG of
 valid perplexity per language against training time."""
-import argparse
 import os
 import sys
 
 from ..recipes.pretrain_results import collect, plot_language_curves
 from ..recipes.results_io import parse_fields, write_results
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--train-log", required=True)
     p.add_argument("--eval-log", required=True, help="fairseq-validate's log of the best checkpoint")
     p.add_argument("--meta", required=True, help="meta.json of the prepared data")

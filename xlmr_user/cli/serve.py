@@ -24,15 +24,13 @@ import sys
 
 from ..errors import XlmrUserError
 from ..serving.config import add_arguments, from_arguments, read_api_key
-from . import command
+from . import command, parser
 
 logger = logging.getLogger("xlmr_user.serve")
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xlmr-serve", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = parser("xlmr-serve", __doc__)
     add_arguments(p)
     return p
 

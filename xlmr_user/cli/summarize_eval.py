@@ -1,7 +1,6 @@
 """One table from several recipe runs: the ``eval_sets`` rows of each run's
 ``results.json`` (the SIB-200 recipe's in-language mode: one run per language),
 written as ``results.json`` with a bar chart of accuracy per set."""
-import argparse
 import json
 import os
 import sys
@@ -9,12 +8,12 @@ import sys
 from ..errors import DataError
 from ..inference.evaluate import format_table, plot_accuracy
 from ..recipes.results_io import write_results
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("results", nargs="+", help="results.json of each run")
     p.add_argument("--out", required=True)
     p.add_argument("--png")

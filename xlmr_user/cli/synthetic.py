@@ -1,15 +1,14 @@
 """Write the synthetic classification dataset of the tour and the tests
 (see :mod:`xlmr_user.prep.synthetic`)."""
-import argparse
 import sys
 
 from ..prep.synthetic import write_dataset
-from . import command
+from . import command, parser
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--out", required=True)
     p.add_argument("--labels", type=int, default=2)
     p.add_argument("--pairs", action="store_true")

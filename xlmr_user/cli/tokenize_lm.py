@@ -1,18 +1,17 @@
 """Sentencepiece for a language-model corpus (the LM template's ``--tokenizer
 spm``): train on the first of --files, encode all of them."""
-import argparse
 import logging
 import sys
 
 from ..prep.tokenize_lm import tokenize_splits
-from . import command
+from . import command, parser
 
 logger = logging.getLogger("xlmr_user.tokenize_lm")
 
 
 @command()
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = parser(None, __doc__)
     p.add_argument("--src", required=True, help="folder with the text files")
     p.add_argument("--files", nargs="+", default=["wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"],
                    help="file names in --src, training text first")

@@ -16,10 +16,9 @@ default) without the pooling, and speaks the interface of the plugin's taggers:
 | bilstm_tagger_tiny  | 32    | 32                     | 1      |
 """
 from fairseq.models import register_model, register_model_architecture
-from fairseq.utils import safe_getattr
 
 from ..modules.token_head import TokenHeads
-from .bilstm_classifier import BiLSTMClassifier, BiLSTMClassifierConfig, bilstm_classifier
+from .bilstm_classifier import BiLSTMClassifier, BiLSTMClassifierConfig, bilstm_classifier, bilstm_classifier_tiny
 
 
 @register_model("bilstm_tagger", dataclass=BiLSTMClassifierConfig)
@@ -51,7 +50,4 @@ def bilstm_tagger(cfg):
 
 @register_model_architecture("bilstm_tagger", "bilstm_tagger_tiny")
 def bilstm_tagger_tiny(cfg):
-    cfg.encoder_embed_dim = safe_getattr(cfg, "encoder_embed_dim", 32)
-    cfg.encoder_hidden_dim = safe_getattr(cfg, "encoder_hidden_dim", 32)
-    cfg.encoder_layers = safe_getattr(cfg, "encoder_layers", 1)
-    bilstm_tagger(cfg)
+    bilstm_classifier_tiny(cfg)

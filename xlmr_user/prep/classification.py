@@ -34,8 +34,8 @@ from typing import Dict, List, Optional
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .binarize import fairseq_preprocess, spm_dictionary, write_label_dictionary
-from .sentencepiece_model import SentencePieceEncoder, train_sentencepiece
-from .files import DICT_FILE, META_FILE, SPM_FILE
+from .sentencepiece_model import SentencePieceEncoder, write_sentencepiece_model
+from .files import DICT_FILE, META_FILE, SPM_FILE, find_split_files
 from .tsv import (Columns, check_labels_known, check_same_columns, label_sort_key,
                   read_tsv)
 
@@ -51,23 +51,10 @@ SPLIT_FILES = {
 MAX_UNK_RATE = 0.05
 
 
-def find_split_files(src_dir: str) -> Dict[str, str]:
-    if not os.path.isdir(src_dir):
-        raise DataError(f"{src_dir}: no such directory")
-    found = {}
-    for split, names in SPLIT_FILES.items():
-        for name in names:
-            path = os.path.join(src_dir, name)
-            if os.path.exists(path):
-                found[split] = path
-                break
-    for split in ("train", "valid"):
-        if split not in found:
-            raise DataError(
-                f"{src_dir}: missing {' or '.join(SPLIT_FILES[split])} "
-                "(need train.tsv, dev.tsv and optionally test.tsv)"
-            )
-    return found
+def classification_files(folder: str) -> Dict[str, str]:
+    """A classification folder's train.tsv, dev.tsv (or valid.tsv), optional test.tsv."""
+    need = {s: " or ".join(n) for s, n in SPLIT_FILES.items()}
+    return find_split_files(folder, SPLIT_FILES, {**need, "all": "need train.tsv, dev.tsv and optionally test.tsv"})
 
 
 def read_label_list(path: str) -> List[str]:
@@ -174,16 +161,7 @@ def prepare(
         raw = os.path.join(tmp, "raw")
         os.makedirs(raw)
         spm_dest = os.path.join(tmp, SPM_FILE)
-        if spm_model:
-            shutil.copyfile(spm_model, spm_dest)
-        else:
-            corpus = os.path.join(raw, "spm_train.txt")
-            with open(corpus, "w", encoding="utf-8") as f:
-                for texts in train.texts:
-                    for t in texts:
-                        f.write(t + "\n")
-            trained = train_sentencepiece(corpus, os.path.join(raw, "spm"), vocab_size=vocab_size)
-            shutil.copyfile(trained, spm_dest)
+        write_sentencepiece_model(spm_dest, spm_model, (t for texts in train.texts for t in texts), vocab_size)
         encoder = SentencePieceEncoder(spm_dest)
 
         token_files: Dict[int, Dict[str, str]] = {i: {} for i in range(n_inputs)}

@@ -1,6 +1,6 @@
 """CoNLL-2003 English NER from the user's own copy (Reuters RCV1 text: research use only, not
 downloadable): ``--from DIR`` with ``train``, ``dev``/``testa``/``valid`` and
-``test``/``testb`` files (see :func:`xlmr_user.prep.tagging.find_split_files`), copied to
+``test``/``testb`` files (see :func:`xlmr_user.prep.tagging.tagging_files`), copied to
 ``DEST/{train,dev,test}.txt``.  Each split's sentence and token counts are compared with the
 official release's; a difference is a warning (another version, a sample), not an error.
 The output folder is written atomically."""
@@ -10,7 +10,7 @@ import shutil
 
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
-from .tagging import find_split_files, read_tagged
+from .tagging import read_tagged, tagging_files
 
 logger = logging.getLogger("xlmr_user.prep.conll2003")
 
@@ -23,7 +23,7 @@ def get(dest: str, src: str, force: bool = False) -> dict:
     if not src:
         raise DataError("CoNLL-2003 cannot be downloaded (Reuters text, research use only): give --from DIR "
                         "with your copy's train, dev (testa) and test (testb) files")
-    files = find_split_files(src)
+    files = tagging_files(src)
     if "test" not in files:
         raise DataError(f"{src}: no test.txt (or testb.txt): CoNLL-2003 is scored on its test split")
     done = all(os.path.isfile(os.path.join(dest, n)) for n in NAMES.values()) and not force

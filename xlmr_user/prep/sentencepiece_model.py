@@ -3,11 +3,25 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable
+import shutil
+import tempfile
+from typing import Iterable, Optional
 
 logger = logging.getLogger(__name__)
 
 SPM_WORD_START = "\u2581"  # ▁: sentencepiece marks a piece that starts a word with it
+
+
+def write_sentencepiece_model(dest: str, given: Optional[str], lines: Iterable[str], vocab_size: int) -> None:
+    """``dest``: a copy of the ``given`` model, or one trained on ``lines`` (one sentence each)."""
+    if given:
+        shutil.copyfile(given, dest)
+        return
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(dest) or ".") as work:
+        corpus = os.path.join(work, "spm_train.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+        shutil.copyfile(train_sentencepiece(corpus, os.path.join(work, "spm"), vocab_size=vocab_size), dest)
 
 
 def train_sentencepiece(

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .download import fetch, sha256
+from .files import languages_in, local_languages
 
 logger = logging.getLogger("xlmr_user.prep.sib200")
 
@@ -76,16 +77,8 @@ SHA256: Dict[Tuple[str, str], str] = {
 DEFAULT_LANGS = sorted({lang for lang, _ in SHA256})
 
 
-def languages_in(folder: str) -> List[str]:
-    """The language folders of a SIB-200-style folder (those with all three splits)."""
-    if not os.path.isdir(folder):
-        return []
-    return sorted(d for d in os.listdir(folder)
-                  if all(os.path.isfile(os.path.join(folder, d, f"{s}.tsv")) for s in SPLITS))
-
-
 def _complete(dest: str, langs: Sequence[str]) -> bool:
-    return os.path.isfile(os.path.join(dest, LABELS_FILE)) and set(langs) <= set(languages_in(dest))
+    return os.path.isfile(os.path.join(dest, LABELS_FILE)) and set(langs) <= set(languages_in(dest, SPLITS))
 
 
 def _check_header(path: str) -> None:
@@ -99,21 +92,14 @@ def get(dest: str, langs: Optional[Sequence[str]] = None, src: Optional[str] = N
         cache_dir: str = "downloads", force: bool = False) -> List[str]:
     """Fill ``dest``; return the languages it holds."""
     if src is not None:
-        if not os.path.isdir(src):
-            raise DataError(f"{src}: no such directory (--from needs SIB-200's LANG/{{train,dev,test}}.tsv layout)")
-        found = languages_in(src)
-        langs = list(langs or found)
-        missing = [l for l in langs if l not in found]
-        if missing or not langs:
-            raise DataError(f"{src}: no {'/'.join(missing) or 'LANG'}/{{train,dev,test}}.tsv "
-                            f"(found languages: {', '.join(found) or 'none'})")
+        langs = local_languages(src, langs, SPLITS)
     langs = list(langs or DEFAULT_LANGS)
     if _complete(dest, langs) and not force:
         logger.info("%s: already holds %s", dest, ", ".join(langs))
-        return languages_in(dest)
+        return languages_in(dest, SPLITS)
     with atomic_output_dir(dest, force=True) as tmp:
         if os.path.isdir(dest):  # keep languages fetched before
-            for lang in languages_in(dest):
+            for lang in languages_in(dest, SPLITS):
                 shutil.copytree(os.path.join(dest, lang), os.path.join(tmp, lang))
         for lang in langs:
             os.makedirs(os.path.join(tmp, lang), exist_ok=True)
@@ -137,4 +123,4 @@ def get(dest: str, langs: Optional[Sequence[str]] = None, src: Optional[str] = N
         else:
             with open(os.path.join(tmp, LABELS_FILE), "w", encoding="utf-8") as f:
                 f.write("\n".join(LABELS) + "\n")
-    return languages_in(dest)
+    return languages_in(dest, SPLITS)

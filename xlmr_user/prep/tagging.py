@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
-from .files import DICT_FILE, META_FILE, SPM_FILE
+from .files import DICT_FILE, META_FILE, SPM_FILE, find_split_files
 from .tsv import decode_lines
 
 SPLIT_FILES = {"train": ("train",), "valid": ("dev", "valid", "testa"), "test": ("test", "testb")}
@@ -63,21 +63,13 @@ class TaggedSplit:
         return len(self.sentences)
 
 
-def find_split_files(folder: str) -> Dict[str, str]:
-    if not os.path.isdir(folder):
-        raise DataError(f"{folder}: no such directory")
-    found = {}
-    for split, stems in SPLIT_FILES.items():
-        for stem in stems:
-            hits = [os.path.join(folder, stem + s) for s in SUFFIXES if os.path.isfile(os.path.join(folder, stem + s))]
-            if hits:
-                found[split] = hits[0]
-                break
-    for split in ("train", "valid"):
-        if split not in found:
-            names = " or ".join(f"{s}.txt" for s in SPLIT_FILES[split])
-            raise DataError(f"{folder}: no {names} (or .tsv/.conll/.conllu); need train, dev and optionally test")
-    return found
+def tagging_files(folder: str) -> Dict[str, str]:
+    """A tagging folder's train, dev (valid, testa) and optional test (testb) files, each
+    with one of :data:`SUFFIXES`."""
+    names = {split: [stem + s for stem in stems for s in SUFFIXES] for split, stems in SPLIT_FILES.items()}
+    need = {split: " or ".join(f"{s}.txt" for s in stems) for split, stems in SPLIT_FILES.items()}
+    return find_split_files(folder, names, {**need, "all": "or .tsv/.conll/.conllu; need train, dev and "
+                                            "optionally test"})
 
 
 def is_conllu(path: str, fmt: str) -> bool:
@@ -313,7 +305,7 @@ def prepare_tagging(files: Dict[str, str], dest: str, vocab_size: int = 8000, pr
 
     from .binarize import spm_dictionary
     from .classification import check_dictionary_matches, vocabulary_files
-    from .sentencepiece_model import train_sentencepiece
+    from .sentencepiece_model import write_sentencepiece_model
 
     if scheme not in SCHEMES:
         raise DataError(f"--scheme {scheme}: choose from {', '.join(SCHEMES)}")
@@ -321,17 +313,7 @@ def prepare_tagging(files: Dict[str, str], dest: str, vocab_size: int = 8000, pr
     splits, scheme, labels, repaired = read_splits(files, tag_column, fmt, scheme, labels_file)
     with atomic_output_dir(dest, force=force) as tmp:
         spm_dest = os.path.join(tmp, SPM_FILE)
-        if spm_model:
-            shutil.copyfile(spm_model, spm_dest)
-        else:
-            corpus = os.path.join(tmp, "spm_train.txt")
-            with open(corpus, "w", encoding="utf-8") as f:
-                for words in splits["train"].sentences:
-                    f.write(" ".join(words) + "\n")
-            shutil.copyfile(train_sentencepiece(corpus, os.path.join(tmp, "spm"), vocab_size=vocab_size), spm_dest)
-            for name in os.listdir(tmp):
-                if name.startswith("spm") and name != SPM_FILE:
-                    os.remove(os.path.join(tmp, name))
+        write_sentencepiece_model(spm_dest, spm_model, (" ".join(w) for w in splits["train"].sentences), vocab_size)
         sp = spm.SentencePieceProcessor(model_file=spm_dest)
         pieces = {name: [word_pieces(sp, words) for words in s.sentences] for name, s in splits.items()}
         counts = Counter(p for sent in pieces["train"] for word in sent for p in word)

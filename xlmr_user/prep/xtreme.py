@@ -31,10 +31,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .download import fetch, sha256
+from .files import languages_in, local_languages
 
 logger = logging.getLogger("xlmr_user.prep.xtreme")
 
 SPLITS = ("train", "dev", "test")
+TEST_ONLY = ("test",)  # a language folder: test.tsv at least (UD-POS has train and dev in English only)
 URLS = {"wikiann": "https://s3.amazonaws.com/datasets.huggingface.co/wikiann/1.1.0/panx_dataset.zip",
         "udpos": "https://lindat.mff.cuni.cz/repository/xmlui/bitstream/handle/11234/1-3105/ud-treebanks-v2.5.tgz"}
 DEFAULT_LANGS = {"wikiann": ["en", "el", "ja", "uk", "vi", "zh", "ar", "hi", "ru", "fr", "de", "es"],
@@ -95,13 +97,6 @@ SHA256: Dict[Tuple[str, str, str], str] = {
     ("udpos", "zh", "test"): "70b7c37f955ffc197588f53cf3a6f9bb38c444db51ff82e269ef15a1146b793b",
 }
 Sentence = List[Tuple[str, str]]
-
-
-def languages_in(folder: str) -> List[str]:
-    """Language folders with a test file (UD-POS has train and dev in English only)."""
-    if not os.path.isdir(folder):
-        return []
-    return sorted(d for d in os.listdir(folder) if os.path.isfile(os.path.join(folder, d, "test.tsv")))
 
 
 def write_sentences(path: str, sentences: Iterable[Sentence]) -> None:
@@ -197,21 +192,16 @@ def get(dataset: str, dest: str, langs: Optional[Sequence[str]] = None, src: Opt
     if dataset not in URLS:
         raise DataError(f"--dataset {dataset}: choose wikiann or udpos")
     if src is not None:
-        found = languages_in(src)
-        langs = list(langs or found)
-        missing = [l for l in langs if l not in found]
-        if missing or not langs:
-            raise DataError(f"{src}: no {'/'.join(missing) or 'LANG'}/test.tsv (the layout is LANG/{{train,dev,"
-                            f"test}}.tsv; found languages: {', '.join(found) or 'none'})")
+        langs = local_languages(src, langs, TEST_ONLY)
     langs = list(langs or DEFAULT_LANGS[dataset])
     unknown = [l for l in langs if dataset == "udpos" and l not in UD_NAMES]
     if unknown:
         raise DataError(f"--langs: no UD treebank name known for {', '.join(unknown)} (known: {', '.join(UD_NAMES)})")
-    if set(langs) <= set(languages_in(dest)) and not force:
+    if set(langs) <= set(languages_in(dest, TEST_ONLY)) and not force:
         logger.info("%s: already holds %s", dest, ", ".join(langs))
-        return languages_in(dest)
+        return languages_in(dest, TEST_ONLY)
     with atomic_output_dir(dest, force=True) as tmp:
-        for lang in languages_in(dest) if os.path.isdir(dest) else []:  # keep languages fetched before
+        for lang in languages_in(dest, TEST_ONLY) if os.path.isdir(dest) else []:  # keep languages fetched before
             shutil.copytree(os.path.join(dest, lang), os.path.join(tmp, lang))
         if src is not None:
             for lang in langs:
@@ -228,4 +218,4 @@ def get(dataset: str, dest: str, langs: Optional[Sequence[str]] = None, src: Opt
             else:
                 unpack_ud(archive, langs, tmp)
             compare_checksums(dataset, tmp, langs, dest)
-    return languages_in(dest)
+    return languages_in(dest, TEST_ONLY)
