@@ -39,13 +39,21 @@ def test_results_and_learning_curve(tmp_path):
                                 "valid": {"accuracy": [(100, 80.0), (200, 90.0)],
                                           "macro_f1": [(100, 79.0), (200, 89.5)]}}
     (tmp_path / "eval.test.log").write_text(record("test", loss=0.5, accuracy=91.5, macro_f1=91.25))
+    sets = tmp_path / "sets.json"  # xlmr-evaluate --out, --png
+    sets.write_text(json.dumps({"sets": [{"name": "fr", "accuracy": 70.0}]}))
+    (tmp_path / "sets.png").write_bytes(b"\x89PNG")
     (tmp_path / "meta.json").write_text(json.dumps(
         {"labels": ["0", "1"], "pair": False, "splits": {"train": 3200, "valid": 10}}))
     assert report_classification.main([
         "--train-log", str(tmp_path / "train.log"), "--meta", str(tmp_path / "meta.json"),
-        "--eval", f"test={tmp_path / 'eval.test.log'}", "--set", "peft=lora",
+        "--eval", f"test={tmp_path / 'eval.test.log'}", "--set", "peft=lora", "--set", "pretrained=/models/x",
+        "--eval-sets", str(sets), "--eval-png", str(tmp_path / "sets.png"),
         "--png", str(tmp_path / "curve.png"), "--out", str(tmp_path / "results.json")]) == 0
     res = json.loads((tmp_path / "results.json").read_text())
+    assert res["labels"] == ["0", "1"] and res["examples"] == {"train": 3200, "valid": 10}
+    assert res["pair"] is False and res["pretrained"] == "/models/x"
+    assert "valid" not in res  # only the splits scored
+    assert res["eval_sets"] == [{"name": "fr", "accuracy": 70.0}] and res["eval_sets_chart"] == "sets.png"
     assert res["params"] == 146_803 and res["trainable_params"] == 6_338 and res["peft"] == "lora"
     assert res["num_updates"] == 200 and res["train_wall_s"] == 35.0
     assert res["train_sentences_per_s"] == round(6400 / (10 + 20), 1)

@@ -67,11 +67,16 @@ def test_lora_checkpoint_export_merges_and_predicts(lora_run, toy_tsv):
         t = lora.encode(s)
         torch.testing.assert_close(merged.predict("sentence_classification_head", t),
                                    lora.predict("sentence_classification_head", t), atol=1e-5, rtol=1e-5)
-    # xlmr-predict's batches (of 7) agree with fairseq-validate's accuracy, from both
-    for hub in (merged, lora):
-        labels, _ = Classifier(hub, batch_size=7).predict(texts)
-        assert len(labels) == 300
-        assert 100 * sum(p == g for p, g in zip(labels, gold)) / len(gold) == pytest.approx(valid["accuracy"], abs=0.01)
+    # xlmr-predict's batches (of 7) agree with fairseq-validate's accuracy, from both: the
+    # model directory, and the training run's data-bin with --checkpoint-file
+    labels, _ = Classifier(merged, batch_size=7).predict(texts)
+    assert len(labels) == 300
+    assert 100 * sum(p == g for p, g in zip(labels, gold)) / len(gold) == pytest.approx(valid["accuracy"], abs=0.01)
+    proc = run_cli("predict", exp / "data-bin", "--checkpoint-file", exp / "checkpoints" / "checkpoint_best.pt",
+                   "--tsv", "--input", f"{toy_tsv}/dev.tsv", "--batch-size", "7")
+    assert proc.returncode == 0, proc.stdout
+    accuracy = re.search(r"accuracy: ([\d.]+) \(\d+/300\)", proc.stdout)
+    assert accuracy and float(accuracy.group(1)) == pytest.approx(valid["accuracy"], abs=0.01), proc.stdout[-500:]
 
 
 def test_hub_interface_as_in_the_readme(lora_run):

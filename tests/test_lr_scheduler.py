@@ -118,3 +118,16 @@ def test_fairseq_train_decays_by_time_and_keeps_the_clock(toy_bin, tmp_path, mon
     message = error_of(toy_bin, *TINY_TRAIN_ARGS, "--lr-scheduler", "budget_polynomial_decay",
                        "--save-dir", tmp_path / "bad")
     assert "budget_polynomial_decay" in message and "--stop-time-hours" in message
+
+
+def test_training_stops_at_the_time_budget(toy_bin, tmp_path):
+    """A budget that the first update already spends (fairseq's own clock): fairseq-train
+    stops there, not at --max-update, and the recipes' report reads why."""
+    from xlmr_user.recipes.outcome import training_outcome
+
+    log = train(toy_bin, *TINY_TRAIN_ARGS, "--lr-scheduler", "budget_polynomial_decay",
+                "--warmup-updates", "5", "--stop-time-hours", "1e-9", "--max-update", "1000",
+                "--disable-validation", "--save-dir", tmp_path / "ckpt")
+    assert "Stopping training due to cumulative_training_time" in log
+    outcome = training_outcome(log)
+    assert outcome["stop_reason"] == "stop_time" and outcome["last_update"] < 10, outcome

@@ -4,6 +4,8 @@ option parsing, conf/*.yaml, and the exact fairseq commands for CPU and GPU
 import json
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +204,17 @@ def test_bilstm_takes_its_own_conf(tmp_path):
                                       "--arch", "bilstm_classifier", NGPU="0"))
     assert "--arch bilstm_classifier" in line and "--attention-dropout" not in line
     assert "--lr 3e-3" in line and "--dropout 0.4" in line and "--encoder-layers 1" in line
+
+
+def test_a_pretrained_vocabulary_that_does_not_match_stops_the_recipe(toy_bin, tmp_path):
+    """--pretrained DIR whose dict.txt is not its sentencepiece model's: stage 2 ends the
+    recipe with exit 1 and the one-line reason, and leaves no data-bin."""
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    shutil.copy(Path(toy_bin) / "sentencepiece.bpe.model", foreign)
+    (foreign / "dict.txt").write_text("".join(f"\u2581word{i} 1\n" for i in range(40)))
+    (foreign / "model.pt").write_bytes(b"")
+    proc = run(["bash", CLASSIFY, "--data", small_tsv(tmp_path / "raw"), "--exp", tmp_path / "exp",
+                "--pretrained", foreign, "--stop-stage", "2"], env=ENV, check=False)
+    assert proc.returncode == 1 and "dictionary does not match the sentencepiece model" in proc.stdout, proc.stdout
+    assert not (tmp_path / "exp" / "data-bin").exists()

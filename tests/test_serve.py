@@ -230,6 +230,17 @@ def test_command_line_errors(toy_model, tmp_path):
     assert_one_line_error(proc, "--max-batch-size 0: input should be greater than or equal to 1")
     proc = run_cli("serve", toy_model, "--workers", "-1")
     assert_one_line_error(proc, "--workers -1: input should be greater than or equal to 0")
+    # a model that does not load stops the server: exit 1, the reason on the last line
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.pt").write_bytes(b"not a checkpoint")
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        proc = run_cli("serve", tmp_path / "broken", "--port", free_port())
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert proc.returncode == 1, proc.stdout
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"error: {tmp_path / 'broken'}: the model did not load: ") and "model.pt" in last
 
 
 def test_length_batches_cap_rows_and_padded_tokens():

@@ -1,12 +1,13 @@
 """Getting SST-2: GLUE's archive or folder split into train/dev/test, checksums,
 an already-split copy, and what bad input gets."""
 import hashlib
+import json
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, run_cli
+from helpers import PYTHON, ROOT, run, run_cli
 from xlmr_user.prep.sst2 import split_glue
 
 SHARED = ROOT.parent / "shared" / "data" / "sst-2"
@@ -84,3 +85,16 @@ def test_from_folders(tmp_path):
     proc = get("--from", tmp_path / "empty", "--dest", tmp_path / "c", check=False)
     assert proc.returncode == 1 and "train.tsv: no such file" in proc.stdout
     assert not (tmp_path / "c").exists()
+
+
+def test_recipe_prepares_the_glue_archive(tmp_path):
+    """examples/sst-2/run.sh --from SST-2.zip, stages 1-2 (its smoke test): SHA256 reaches the
+    checksum; the prepared data has GLUE train's 90/10 split and GLUE dev as test."""
+    digest = write_glue_zip(tmp_path / "SST-2.zip")
+    args = ["bash", ROOT / "examples" / "sst-2" / "run.sh", "--from", tmp_path / "SST-2.zip",
+            "--data", tmp_path / "data", "--exp", tmp_path / "exp", "--stop-stage", "2", "--vocab-size", "100"]
+    bad = run(args, env={"PYTHON": PYTHON, "NGPU": "0", "SHA256": "0" * 64}, check=False)
+    assert bad.returncode == 1 and "does not match" in bad.stdout and not (tmp_path / "data").exists()
+    run(args, env={"PYTHON": PYTHON, "NGPU": "0", "SHA256": digest})
+    meta = json.loads((tmp_path / "exp" / "data-bin" / "meta.json").read_text())
+    assert meta["splits"] == {"train": 180, "valid": 20, "test": 30} and meta["labels"] == ["0", "1"]

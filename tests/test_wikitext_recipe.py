@@ -112,6 +112,12 @@ def test_dry_run_commands(tmp_path):
     cpu = recipe("--exp", tmp_path, "--stage", "3", "--stop-stage", "3", "--ngpu", "0",
                  DRY_RUN="1").stdout
     assert "--cpu --update-freq 1" in line(cpu) and "--fp16" not in line(cpu)
+    # --tokenizer spm: the pieces' own data-bin, checkpoints and results, words counted from pieces
+    spm = recipe("--exp", tmp_path, "--tokenizer", "spm", "--spm-vocab", "40", DRY_RUN="1").stdout
+    assert f"xlmr_user.cli.tokenize_lm --src {tmp_path}/raw --dest {tmp_path}/tok-spm --vocab-size 40 " in spm
+    assert f"fairseq-train {tmp_path}/data-bin-spm " in spm and "--word-boundary sentencepiece" in line(spm)
+    assert f"--path {tmp_path}/checkpoints-sdpa_transformer_lm_wt2-spm/checkpoint_best.pt" in spm
+    assert f"report -> {tmp_path}/results-sdpa_transformer_lm_wt2-spm.json" in spm
     bad = recipe("--tokenizer", "bpe", check=False)
     assert bad.returncode == 1 and "--tokenizer must be word or spm" in bad.stdout
 
