@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from helpers import HANG_GUARD_S, PYTHON, USER_DIR, assert_one_line_error, eval_lm, run, run_cli, serve_client as client, train
+from helpers import HANG_GUARD_S, PYTHON, USER_DIR, assert_one_line_error, eval_lm, run_cli, serve_client as client, train
 from xlmr_user.serving.app import create_app
 from xlmr_user.serving.backends import ClassifierBackend
 from xlmr_user.serving.config import ServeConfig
@@ -235,9 +236,11 @@ def test_command_line_errors(toy_model, tmp_path):
     (tmp_path / "broken" / "model.pt").write_bytes(b"not a checkpoint")
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
-        proc = run_cli("serve", tmp_path / "broken", "--port", free_port())
+        proc = run_cli("serve", tmp_path / "broken", "--port", "0")
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's logging config
+            logging.getLogger(name).handlers.clear()
     assert proc.returncode == 1, proc.stdout
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"error: {tmp_path / 'broken'}: the model did not load: ") and "model.pt" in last

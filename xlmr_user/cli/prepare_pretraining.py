@@ -6,14 +6,11 @@ valid data per language, for ``--task xlmr_masked_lm``.
     xlmr-prepare-pretraining --from DIR --dest data-bin/mlm   # DIR/LANG.txt, DIR/LANG.xml.xz, ...
 """
 import argparse
-import logging
 import sys
 
 from ..errors import DataError
 from ..prep.pretraining import find_sources, prepare_pretraining
 from . import already_prepared, command, parser
-
-logger = logging.getLogger("xlmr_user.prepare_pretraining")
 
 
 def get_parser() -> argparse.ArgumentParser:

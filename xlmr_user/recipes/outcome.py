@@ -8,8 +8,8 @@ from .fairseq_logs import json_records, numbers, timed_records
 
 EARLY_STOP = re.compile(r"early stop since valid performance hasn't improved for last (\d+) runs")
 MAX_UPDATE = re.compile(r"Stopping training due to num_updates: (\d+) >= max_update: (\d+)")
-STOP_TIME = re.compile(r"Stopping training due to cumulative_training_time: ([\d.]+) > "
-                       r"stop_time_hours: ([\d.]+)")
+NUMBER = r"([\d.]+(?:e[-+]?\d+)?)"  # as Python prints a float: 0.25, 5.5e-05
+STOP_TIME = re.compile(rf"Stopping training due to cumulative_training_time: {NUMBER} > stop_time_hours: {NUMBER}")
 
 
 def training_outcome(text: str, metric: str = "accuracy", maximize: bool = True) -> Dict:
