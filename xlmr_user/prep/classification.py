@@ -53,8 +53,8 @@ MAX_UNK_RATE = 0.05
 
 def classification_files(folder: str) -> Dict[str, str]:
     """A classification folder's train.tsv, dev.tsv (or valid.tsv), optional test.tsv."""
-    need = {s: " or ".join(n) for s, n in SPLIT_FILES.items()}
-    return find_split_files(folder, SPLIT_FILES, {**need, "all": "need train.tsv, dev.tsv and optionally test.tsv"})
+    shown = {split: " or ".join(names) for split, names in SPLIT_FILES.items()}
+    return find_split_files(folder, SPLIT_FILES, shown, "need train.tsv, dev.tsv and optionally test.tsv")
 
 
 def read_label_list(path: str) -> List[str]:

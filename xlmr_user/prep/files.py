@@ -13,9 +13,10 @@ MODEL_FILE = "model.pt"                  # the checkpoint of a model directory
 PRETRAINING_FILE = "pretraining.json"    # a pretrained model directory: the corpus (languages, lines)
 
 
-def find_split_files(folder: str, names: Dict[str, Sequence[str]], need: Dict[str, str]) -> Dict[str, str]:
+def find_split_files(folder: str, names: Dict[str, Sequence[str]], shown: Dict[str, str],
+                     hint: str) -> Dict[str, str]:
     """{split: the first of ``names[split]`` that is a file in ``folder``}; train and valid
-    must be there (``need`` says what a folder holds, for the error)."""
+    must be there (the error names ``shown[split]``, then ``hint``)."""
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such directory")
     found = {}
@@ -25,7 +26,7 @@ def find_split_files(folder: str, names: Dict[str, Sequence[str]], need: Dict[st
             found[split] = hits[0]
     for split in ("train", "valid"):
         if split not in found:
-            raise DataError(f"{folder}: missing {need[split]} ({need['all']})")
+            raise DataError(f"{folder}: missing {shown[split]} ({hint})")
     return found
 
 

@@ -67,9 +67,8 @@ def tagging_files(folder: str) -> Dict[str, str]:
     """A tagging folder's train, dev (valid, testa) and optional test (testb) files, each
     with one of :data:`SUFFIXES`."""
     names = {split: [stem + s for stem in stems for s in SUFFIXES] for split, stems in SPLIT_FILES.items()}
-    need = {split: " or ".join(f"{s}.txt" for s in stems) for split, stems in SPLIT_FILES.items()}
-    return find_split_files(folder, names, {**need, "all": "or .tsv/.conll/.conllu; need train, dev and "
-                                            "optionally test"})
+    shown = {split: " or ".join(f"{s}.txt" for s in stems) for split, stems in SPLIT_FILES.items()}
+    return find_split_files(folder, names, shown, "or .tsv/.conll/.conllu; need train, dev and optionally test")
 
 
 def is_conllu(path: str, fmt: str) -> bool:
