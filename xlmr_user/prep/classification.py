@@ -29,14 +29,14 @@ import logging
 import os
 import shutil
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .binarize import fairseq_preprocess, spm_dictionary, write_label_dictionary
 from .sentencepiece_model import SentencePieceEncoder, write_sentencepiece_model
 from .files import DICT_FILE, META_FILE, SPM_FILE, find_split_files
-from .tsv import (Columns, check_labels_known, check_same_columns, label_sort_key,
+from .tsv import (Columns, check_labels_known, read_label_list, check_same_columns, label_sort_key,
                   read_tsv)
 
 logger = logging.getLogger("xlmr_user.prep.classification")
@@ -57,33 +57,12 @@ def classification_files(folder: str) -> Dict[str, str]:
     return find_split_files(folder, SPLIT_FILES, shown, "need train.tsv, dev.tsv and optionally test.tsv")
 
 
-def read_label_list(path: str) -> List[str]:
-    """A label list file: one label a line, in class-index order."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file (--labels: one label a line)")
-    labels: List[str] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            label = line.strip()
-            if not label:
-                continue
-            if len(label.split()) != 1:
-                raise DataError(f"{path}:{lineno}: label {label!r} contains whitespace; "
-                                "the file holds one label a line")
-            if label in labels:
-                raise DataError(f"{path}:{lineno}: label {label!r} is listed twice")
-            labels.append(label)
-    if len(labels) < 2:
-        raise DataError(f"{path}: lists {len(labels)} label(s); classification needs at least two")
-    return labels
-
-
 def read_splits(files: Dict[str, str], columns: Columns = Columns(),
                 labels_file: Optional[str] = None):
     """The splits, checked, and the label list (class index order)."""
     splits = {"train": read_tsv(files["train"], require_label=True, columns=columns)}
     if labels_file:
-        labels, source = read_label_list(labels_file), f"the label list {labels_file}"
+        labels, source = read_label_list(labels_file, 2, "classification"), f"the label list {labels_file}"
         check_labels_known(splits["train"], labels, source)
     else:
         labels = sorted(set(splits["train"].labels), key=label_sort_key)

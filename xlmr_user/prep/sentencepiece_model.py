@@ -62,12 +62,7 @@ class SentencePieceEncoder:
 
         if not os.path.isfile(model_path):
             raise FileNotFoundError(f"{model_path}: sentencepiece model not found")
-        self.model_path = model_path
         self.sp = spm.SentencePieceProcessor(model_file=model_path)
 
     def encode(self, text: str) -> str:
         return " ".join(self.sp.encode(text, out_type=str))
-
-    def encode_lines(self, texts: Iterable[str]):
-        for t in texts:
-            yield self.encode(t)

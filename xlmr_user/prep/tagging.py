@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from ..errors import DataError
 from .atomic_dir import atomic_output_dir
 from .files import DICT_FILE, META_FILE, SPM_FILE, find_split_files
-from .tsv import decode_lines
+from .tsv import decode_lines, read_label_list
 
 SPLIT_FILES = {"train": ("train",), "valid": ("dev", "valid", "testa"), "test": ("test", "testb")}
 SUFFIXES = (".txt", ".tsv", ".conll", ".conllu", ".iob", ".bio", "")
@@ -231,24 +231,6 @@ def label_order(labels) -> List[str]:
         m = CHUNK.match(label)
         return (0, "", "") if label == "O" else ((1, m.group(2), "BIES".index(m.group(1))) if m else (2, label, 0))
     return sorted(set(labels), key=key)
-
-
-def read_label_list(path: str) -> List[str]:
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such file (--labels: one label a line)")
-    labels = []
-    for lineno, line in decode_lines(path):
-        label = line.strip()
-        if not label:
-            continue
-        if len(label.split()) != 1:
-            raise DataError(f"{path}:{lineno}: label {label!r} contains whitespace; one label a line")
-        if label in labels:
-            raise DataError(f"{path}:{lineno}: label {label!r} is listed twice")
-        labels.append(label)
-    if not labels:
-        raise DataError(f"{path}: lists no labels")
-    return labels
 
 
 def check_tags_known(split: TaggedSplit, labels: Sequence[str], source: str) -> None:

@@ -82,6 +82,25 @@ def decode_lines(path: str):
             yield lineno, text.rstrip("\r\n")
 
 
+def read_label_list(path: str, at_least: int = 1, needs: str = "") -> List[str]:
+    """A label list file (``--labels``): one label a line, in class-index order."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: no such file (--labels: one label a line)")
+    labels: List[str] = []
+    for lineno, line in decode_lines(path):
+        label = line.strip()
+        if not label:
+            continue
+        if len(label.split()) != 1:
+            raise DataError(f"{path}:{lineno}: label {label!r} contains whitespace; one label a line")
+        if label in labels:
+            raise DataError(f"{path}:{lineno}: label {label!r} is listed twice")
+        labels.append(label)
+    if len(labels) < at_least:
+        raise DataError(f"{path}: lists {len(labels)} label(s); {needs or 'the data'} needs at least {at_least}")
+    return labels
+
+
 def _ignored(name: str) -> bool:
     return name in IGNORED_COLUMNS or name.endswith("_id")
 
