@@ -11,7 +11,7 @@ import torch
 
 import helpers
 from helpers import assert_one_line_error, run_cli, write
-from xlmr_user.errors import DataError
+from xlmr_user.errors import ConfigError, DataError
 from xlmr_user.prep import tagging as T
 
 # ---- reading ---------------------------------------------------------------------
@@ -259,6 +259,66 @@ def test_constrained_decoding_finds_the_best_valid_sequence():
     assert Decoder(["NOUN", "VERB"], "none")(torch.tensor([[0.0, -1.0], [-1.0, 0.0]])) == [0, 1]
 
 
+def test_crf_likelihood_viterbi_and_marginals_equal_enumeration():
+    import itertools
+
+    from xlmr_user.modules.crf import crf_nll
+    from xlmr_user.modules.tag_decoding import Decoder, crf_scores
+
+    labels = LABELS["iob2"]
+    k, gen = len(labels), torch.Generator().manual_seed(2)
+    start, trans, end = torch.randn(k, generator=gen), torch.randn(k, k, generator=gen), torch.randn(k, generator=gen)
+    emissions = torch.randn(3, 4, k, generator=gen)
+    lengths = [4, 2, 1]
+    mask = torch.arange(4) < torch.tensor(lengths).unsqueeze(1)
+    tags = torch.randint(0, k, (3, 4), generator=gen)
+
+    def score(e, y):
+        return float(start[y[0]] + sum(e[t, j] for t, j in enumerate(y)) + end[y[-1]]
+                     + sum(trans[a, b] for a, b in zip(y, y[1:])))
+
+    nll = crf_nll(emissions, tags, mask, start, trans, end)
+    scores = crf_scores((start, trans, end))
+    for b, n in enumerate(lengths):
+        paths = list(itertools.product(range(k), repeat=n))
+        log_z = torch.logsumexp(torch.tensor([score(emissions[b], y) for y in paths]), 0)
+        assert float(nll[b]) == pytest.approx(float(log_z) - score(emissions[b], tags[b, :n].tolist()), abs=1e-4)
+        valid = [y for y in paths if T.normalise([labels[i] for i in y], "iob2") == [labels[i] for i in y]]
+        best = max(valid, key=lambda y: score(emissions[b], y))
+        assert Decoder(labels, "iob2")(emissions[b, :n], scores) == list(best)
+        weights = torch.softmax(torch.tensor([score(emissions[b], y) for y in valid]), 0)
+        marginals = torch.zeros(n, k, dtype=torch.float64)
+        for w, y in zip(weights, valid):
+            marginals[torch.arange(n), torch.tensor(y)] += w
+        got = Decoder(labels, "iob2").probabilities(emissions[b, :n], scores)
+        assert torch.allclose(torch.from_numpy(got), marginals, atol=1e-5)
+        assert Decoder(labels, "iob2", "argmax")(emissions[b, :n], scores) == \
+            emissions[b, :n].argmax(-1).tolist()
+
+
+def test_crf_tagger_learns_its_transitions_and_predicts_with_them(ner_bin, ner_raw, tmp_path):
+    from xlmr_user.hf.bridge import export_hf
+    from xlmr_user.inference.export import export
+    from xlmr_user.inference.tagger import Tagger
+
+    log = helpers.train_tagger(ner_bin, tmp_path / "ckpt", "--crf", "--max-update", "120",
+                               "--validate-interval-updates", "60")
+    from xlmr_user.recipes.fairseq_logs import json_records, numbers
+
+    best = max(numbers(r, "valid")["f1"] for r in json_records(log, "valid"))
+    assert best >= 80, log[-2000:]
+    export(str(tmp_path / "ckpt" / "checkpoint_best.pt"), str(ner_bin), str(tmp_path / "model"))
+    tagger = Tagger(str(tmp_path / "model"))
+    trans = tagger.crf[1]
+    assert trans.shape == (7, 7) and abs(trans).max() > 0.01  # learned, not the zeros it starts at
+    assert tagger.evaluate_file(str(ner_raw / "dev.txt"))["f1"] == pytest.approx(best, abs=0.01)
+    with pytest.raises(ConfigError, match="--crf"):
+        export_hf(str(tmp_path / "model"), str(tmp_path / "hf"))
+    for flag in (["--label-smoothing", "0.1"], ["--label-all-pieces"], ["--decoding", "argmax"]):
+        with pytest.raises(ConfigError, match="--crf"):
+            helpers.build("token_classification", str(ner_bin), "xlmr_tiny", "token_classification", "--crf", *flag)
+
+
 # ---- metrics ------------------------------------------------------------------------------
 
 CRAFTED = [  # (gold, predicted): ill-formed either side, adjacent entities, types that change inside
@@ -350,6 +410,36 @@ def test_bilstm_tagger_learns(ner_bin, tmp_path):
     args[args.index("--arch") + 1] = "bilstm_tagger_tiny"
     log = helpers.train(ner_bin, *args, "--save-dir", tmp_path, "--max-update", "80", "--lr", "5e-3")
     assert helpers.last_valid(log)["f1"] >= 80, helpers.last_valid(log)
+
+
+def test_bilstm_tagger_reads_each_pieces_spelling(ner_bin):
+    task, model, _, _ = helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
+                                      "token_classification", "--char-filters", "16")
+    d, chars = task.source_dictionary, model.chars
+    index = {c: i for i, c in enumerate(sorted({c for s in d.symbols for c in s}), start=1)}
+    capital = next(s for s in d.symbols if s[:1] == "\u2581" and s[1:2].isupper())  # e.g. ▁Anna
+    lower = next(s for s in d.symbols if s[:1] == "\u2581" and s[1:].islower())
+    for piece in (capital, lower, "<pad>"):
+        assert chars.spelling[d.index(piece)].tolist() == [index[c] for c in piece] + [0] * (16 - len(piece))
+    tokens = torch.tensor([[d.index(capital), d.index(lower), d.index(capital)]])
+    x = chars(tokens)  # (1, 3, filters): one vector per piece, the same for the same piece
+    assert x.shape == (1, 3, 16) and torch.equal(x[0, 0], x[0, 2]) and not torch.equal(x[0, 0], x[0, 1])
+    features, _ = model(tokens)
+    assert features.shape == (1, 3, 2 * 32)
+    # off by default, so a tagger trained before them (its config has no char_* fields) loads
+    _, plain, _, _ = helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
+                                   "token_classification")
+    assert plain.chars is None and plain.layers[0].lstm.input_size == 32 == model.layers[0].lstm.input_size - 16
+    from omegaconf import OmegaConf
+
+    stored = OmegaConf.to_container(plain.cfg) if OmegaConf.is_config(plain.cfg) else dict(vars(plain.cfg))
+    stored = {k: v for k, v in stored.items() if not k.startswith("char") and k != "max_chars"}
+    rebuilt = task.build_model(OmegaConf.create(stored), from_checkpoint=True)
+    rebuilt.load_state_dict(plain.state_dict())  # strict: the same parameters
+    # an even window: as many positions out as characters in
+    _, even, _, _ = helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
+                                  "token_classification", "--char-filters", "8", "--char-width", "4")
+    assert even.chars(tokens).shape == (1, 3, 8)
 
 
 @pytest.mark.parametrize("arch,flag", [("xlmr_tiny", "--dropout"), ("bilstm_tagger_tiny", "--pooler-dropout")])

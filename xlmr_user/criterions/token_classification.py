@@ -1,5 +1,6 @@
 """``--criterion token_classification``: cross entropy over the scored pieces (each word's
-first, or every piece with ``--label-all-pieces``), with optional label smoothing; and the
+first, or every piece with ``--label-all-pieces``), with optional label smoothing, or with
+``--crf`` the CRF's negative log-likelihood of each sentence's scored pieces; and the
 tagging metrics, from counts summed over batches and workers:
 
 In evaluation (validation, ``fairseq-validate``), not in training:
@@ -10,11 +11,13 @@ In evaluation (validation, ``fairseq-validate``), not in training:
   type, in CoNLL's conventions: spans read as conlleval reads them
   (:func:`xlmr_user.prep.tagging.spans`), from tags decoded as ``--decoding`` says.
 
-All in percent; ``loss`` and ``nll_loss`` in base 2, per scored piece.
+All in percent; ``loss`` and ``nll_loss`` in base 2, per scored piece (a CRF's: per sentence
+summed, then divided by the scored pieces).
 """
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from fairseq.criterions import FairseqCriterion, register_criterion
@@ -23,7 +26,8 @@ from fairseq.logging import metrics
 from fairseq.logging.meters import safe_round
 
 from ..errors import ConfigError
-from ..modules.tag_decoding import Decoder
+from ..modules.crf import FORBIDDEN, crf_nll
+from ..modules.tag_decoding import Decoder, crf_scores
 from ..modules.windows import windowed_features
 from ..prep.tagging import prf, sentence_counts
 
@@ -56,24 +60,49 @@ class TokenClassificationCriterion(FairseqCriterion):
         self.labels, self.types = task.labels, task.entity_types
         self.chunked = task.scheme in ("iob2", "bioes")
         self.decoder = Decoder(task.labels, task.scheme, task.cfg.decoding)
+        if task.cfg.crf and label_smoothing > 0:
+            raise ConfigError("--crf trains on each sentence's likelihood: it takes no --label-smoothing")
+        if task.cfg.crf and task.cfg.decoding == "argmax":
+            raise ConfigError("--crf decodes with its transitions: it takes no --decoding argmax")
+        if task.cfg.crf and task.cfg.label_all_pieces:
+            raise ConfigError("--crf scores the sequence of words (their first pieces): it takes no "
+                              "--label-all-pieces")
+        self.forbidden = [torch.from_numpy(np.maximum(f, FORBIDDEN)).float() for f in self.decoder.forbidden]
 
     def forward(self, model, sample, reduce=True):
         logits, _ = token_logits(model, sample["net_input"]["src_tokens"], self.head,
                                  self.task.source_dictionary)  # (B, T, K)
         target = sample["target"]
         scored = target.ne(IGNORE)
-        lprobs = F.log_softmax(logits[scored], dim=-1, dtype=torch.float32)  # (N, K)
-        y = target[scored]
-        nll = F.nll_loss(lprobs, y, reduction="sum")
-        loss = nll if self.eps == 0 else (1 - self.eps) * nll - self.eps * lprobs.mean(-1).sum()
+        crf = model.token_heads[self.head].crf()
+        if crf is not None:
+            loss = nll = self.crf_loss(logits.float(), target, scored, crf)
+        else:
+            lprobs = F.log_softmax(logits[scored], dim=-1, dtype=torch.float32)  # (N, K)
+            nll = F.nll_loss(lprobs, target[scored], reduction="sum")
+            loss = nll if self.eps == 0 else (1 - self.eps) * nll - self.eps * lprobs.mean(-1).sum()
         sample_size = int(scored.sum())
         log = {"loss": loss.data, "nll_loss": nll.data, "ntokens": sample["ntokens"],
                "nsentences": sample["nsentences"], "sample_size": sample_size}
         if not model.training:  # decoding every training batch would cost more than the step
-            log.update(self.counts(logits.detach(), sample))
+            log.update(self.counts(logits.detach(), sample, crf_scores(crf)))
         return loss, sample_size, log
 
-    def counts(self, logits, sample) -> dict:
+    def crf_loss(self, logits, target, scored, crf):
+        """The CRF's summed negative log-likelihood of each sentence's scored pieces, in order."""
+        n = scored.sum(1)  # (B,) scored pieces per sentence
+        keep = n > 0
+        if not keep.any():  # an unlabelled split
+            return logits.sum() * 0
+        logits, target, scored, n = logits[keep], target[keep], scored[keep], n[keep]
+        at = (~scored).int().argsort(dim=1, stable=True)[:, :int(n.max())]  # (B, W): the scored positions first
+        mask = torch.arange(at.size(1), device=at.device) < n.unsqueeze(1)  # (B, W)
+        emissions = logits.gather(1, at.unsqueeze(2).expand(-1, -1, logits.size(2)))  # (B, W, K)
+        tags = target.gather(1, at).masked_fill(~mask, 0)
+        start, trans, end = (s.float() + f.to(s.device) for s, f in zip(crf, self.forbidden))
+        return crf_nll(emissions, tags, mask, start, trans, end).sum()
+
+    def counts(self, logits, sample, crf=None) -> dict:
         """Word-level counts (:func:`xlmr_user.prep.tagging.sentence_counts`), every key always
         present (workers must emit the same keys)."""
         first, target = sample["first"], sample["target"]
@@ -84,7 +113,7 @@ class TokenClassificationCriterion(FairseqCriterion):
             gold = target[b][first[b]]
             if bool((gold == IGNORE).any()):  # an unlabelled split
                 continue
-            pred = [self.labels[i] for i in self.decoder(word_lprobs[b][first[b]])]
+            pred = [self.labels[i] for i in self.decoder(word_lprobs[b][first[b]], crf)]
             counts = sentence_counts(pred, [self.labels[i] for i in gold.tolist()], self.types, self.chunked)
             for k, v in counts.items():
                 out[k] += v

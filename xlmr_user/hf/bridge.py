@@ -255,6 +255,9 @@ def export_hf(model_dir: str, out: str, texts: Optional[Sequence[str]] = None, f
         labels, head = ld.symbols[ld.nspecial:ld.nspecial + task.cfg.num_classes], task.cfg.classification_head_name
     elif kind == "tagger":
         labels, head = list(task.labels), task.cfg.token_head_name
+        if model.token_heads[head].crf() is not None:
+            raise ConfigError(f"{model_dir}: a tagger with a CRF (--crf), which transformers' "
+                              "XLMRobertaForTokenClassification cannot hold: train it without --crf to export it")
     hf_state = mapping.to_hf(model.state_dict(), args, kind, head, [dictionary.unk()] * len(aliases))
     config = mapping.hf_config(args, kind, len(symbols) + len(aliases), labels)
     if texts is None:

@@ -7,7 +7,7 @@ input (CoNLL) keeps its words.  Each word is encoded into pieces on its own, as 
 training; sentences longer than the model's positions are encoded in windows; the tags
 are decoded as in validation (the scheme's constraints).  An entity is
 ``{"text", "type", "start", "end", "score"}``: character offsets into the input line
-(end exclusive) and the mean probability of its words' tags.
+(end exclusive) and the mean probability of its words' tags (a CRF tagger's: their marginals).
 """
 import json
 import os
@@ -32,7 +32,7 @@ class Tagger:
         from fairseq import checkpoint_utils
 
         from ..criterions.token_classification import token_logits
-        from ..modules.tag_decoding import Decoder
+        from ..modules.tag_decoding import Decoder, crf_scores
 
         ckpt = check_model_dir(model_dir, "tagger", checkpoint_file)
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
@@ -48,6 +48,7 @@ class Tagger:
         self._logits = lambda tokens: token_logits(self.model, tokens, task.cfg.token_head_name,
                                                    task.source_dictionary)[0]
         self.max_positions = task.cfg.max_positions
+        self.crf = crf_scores(self.model.token_heads[task.cfg.token_head_name].crf())
 
     def words(self, line: str) -> List[Word]:
         return [(m.group(), m.start(), m.end()) for m in self.word_re.finditer(line)]
@@ -77,9 +78,9 @@ class Tagger:
             lprobs = torch.log_softmax(self._logits(tokens).float(), -1).cpu()
             for row, i in enumerate(idx):
                 word_lp = lprobs[row, :len(encoded[i][1])][encoded[i][1]]  # (words, K)
-                best = self.decoder(word_lp)
-                out[i] = ([self.labels[j] for j in best],
-                          [round(float(word_lp[w, j].exp()), 4) for w, j in enumerate(best)])
+                best = self.decoder(word_lp, self.crf)
+                probs = self.decoder.probabilities(word_lp, self.crf)  # (words, K)
+                out[i] = ([self.labels[j] for j in best], [round(float(probs[w, j]), 4) for w, j in enumerate(best)])
         return out
 
     def entities(self, line: str, words: Sequence[Word], tags: Sequence[str], probs: Sequence[float]) -> List[Dict]:

@@ -4,7 +4,9 @@
 the tag scheme allows (Viterbi over the label log-probabilities, the forbidden transitions
 at minus infinity): with IOB2 no ``I-X`` after ``O`` or after another type; with BIOES no
 ``I-X``/``E-X`` outside an ``X`` entity, every ``B-X`` closed by ``E-X``, and a sentence
-does not end inside an entity.  With no scheme (POS tags) both are the argmax.
+does not end inside an entity.  With no scheme (POS tags) both are the argmax.  With a
+CRF head (``--crf``) ``constrained`` adds the head's learned start, transition and end
+scores to the same Viterbi search (forbidden transitions stay forbidden).
 """
 import re
 from typing import List, Sequence
@@ -47,24 +49,29 @@ def allowed_transitions(labels: Sequence[str], scheme: str):
 
 
 def viterbi(lprobs, start, trans, end) -> List[int]:
-    """The best label sequence of (n, K) log-probabilities under the allowed transitions
-    (numpy: a sentence's K x K steps are too small for torch's per-call cost)."""
+    """The best label sequence of (n, K) scores plus start (K,), transition (K from, K to)
+    and end (K,) scores, minus infinity where forbidden (numpy: a sentence's K x K steps
+    are too small for torch's per-call cost)."""
     lp = np.asarray(lprobs, dtype=np.float64)
     n = lp.shape[0]
     if n == 0:
         return []
-    penalty = np.where(np.asarray(trans), 0.0, -np.inf)  # (K from, K to)
-    score = lp[0] + np.where(np.asarray(start), 0.0, -np.inf)
+    score = lp[0] + start
     back = np.empty((n, lp.shape[1]), dtype=np.int64)
     for t in range(1, n):
-        cand = score[:, None] + penalty
+        cand = score[:, None] + trans
         back[t] = cand.argmax(0)
         score = cand[back[t], np.arange(lp.shape[1])] + lp[t]
-    score = score + np.where(np.asarray(end), 0.0, -np.inf)
+    score = score + end
     best = [int(score.argmax())]
     for t in range(n - 1, 0, -1):
         best.append(int(back[t, best[-1]]))
     return best[::-1]
+
+
+def crf_scores(crf):
+    """A CRF head's ``(start, trans, end)`` parameters as numpy arrays (once a batch), or None."""
+    return None if crf is None else [m.detach().double().cpu().numpy() for m in crf]
 
 
 class Decoder:
@@ -72,10 +79,34 @@ class Decoder:
 
     def __init__(self, labels: Sequence[str], scheme: str, mode: str = "constrained"):
         self.labels, self.mode = list(labels), mode
-        self.start, self.trans, self.end = allowed_transitions(labels, scheme)
-        self.free = bool(self.trans.all() and self.start.all() and self.end.all())
+        allowed = allowed_transitions(labels, scheme)  # start (K,), trans (K, K), end (K,)
+        self.free = all(bool(m.all()) for m in allowed)
+        self.forbidden = [np.where(m.numpy(), 0.0, -np.inf) for m in allowed]
 
-    def __call__(self, lprobs: torch.Tensor) -> List[int]:  # (n, K) -> n label indices
-        if self.mode == "argmax" or self.free:
+    def __call__(self, lprobs: torch.Tensor, crf=None) -> List[int]:  # (n, K) -> n label indices
+        """``crf``: a CRF head's learned ``(start, trans, end)`` scores (:func:`crf_scores`), or None."""
+        if self.mode == "argmax" or (self.free and crf is None):
             return lprobs.argmax(-1).tolist()
-        return viterbi(lprobs.float().cpu().numpy(), self.start.numpy(), self.trans.numpy(), self.end.numpy())
+        return viterbi(lprobs.float().cpu().numpy(), *self.scores(crf))
+
+    def scores(self, crf=None):
+        """Start, transition and end scores: the scheme's (0 or minus infinity) plus a CRF's."""
+        if crf is None:
+            return self.forbidden
+        return [f + m for f, m in zip(self.forbidden, crf)]
+
+    def probabilities(self, lprobs: torch.Tensor, crf=None) -> np.ndarray:
+        """(n, K) probability of each label at each word: with a CRF its marginals
+        (forward-backward over the same scores as decoding), otherwise ``exp(lprobs)``."""
+        lp = lprobs.double().cpu().numpy()
+        if crf is None or self.mode == "argmax" or len(lp) == 0:
+            return np.exp(lp)
+        start, trans, end = self.scores(crf)
+        alpha, beta = np.empty_like(lp), np.empty_like(lp)
+        alpha[0], beta[-1] = start + lp[0], end
+        for t in range(1, len(lp)):
+            alpha[t] = np.logaddexp.reduce(alpha[t - 1][:, None] + trans, axis=0) + lp[t]
+        for t in range(len(lp) - 2, -1, -1):
+            beta[t] = np.logaddexp.reduce(trans + (lp[t + 1] + beta[t + 1])[None, :], axis=1)
+        log_z = np.logaddexp.reduce(alpha[-1] + end)
+        return np.exp(alpha + beta - log_z)

@@ -11,7 +11,8 @@ other pieces are ignored by the loss and the metrics (``--label-all-pieces`` tra
 every piece, a continuation taking the word's label with ``B-`` as ``I-``).  Sentences
 longer than ``--max-positions`` are encoded in overlapping windows
 (:mod:`xlmr_user.modules.windows`), never truncated or dropped; how many needed them is
-logged.  Predictions are decoded as ``--decoding`` says (:mod:`xlmr_user.modules.tag_decoding`).
+logged.  Predictions are decoded as ``--decoding`` says (:mod:`xlmr_user.modules.tag_decoding`);
+``--crf`` puts a linear-chain CRF on the head (:mod:`xlmr_user.modules.crf`).
 Works with the ``xlmr_*`` encoders (``PRETRAINED=`` checkpoints, and LoRA / BitFit /
 frozen, :mod:`xlmr_user.peft`) and with ``bilstm_tagger``; plus what every plugin task
 adds (:mod:`xlmr_user.tasks.plugin_task`).
@@ -54,6 +55,9 @@ class TokenClassificationConfig(PeftConfig):
     decoding: DECODING_CHOICES = field(default="constrained", metadata={
         "help": "constrained: the best tag sequence the scheme allows (no I-X after O); argmax: "
                 "each word's best label"})
+    crf: bool = field(default=False, metadata={
+        "help": "a linear-chain CRF over the words: learned transition scores, trained on the sentence's "
+                "likelihood and decoded with them (and the scheme's constraints); no label smoothing"})
     token_head_name: str = "${oc.select:criterion.token_head_name,token_classification_head}"
     no_shuffle: bool = field(default=False, metadata={"help": "keep the data order"})
     seed: int = II("common.seed")
@@ -192,7 +196,7 @@ class TokenClassificationTask(PluginTask, FairseqTask):
             raise ConfigError(f"--task token_classification needs a tagger: --arch xlmr_* or bilstm_tagger, "
                               f"not {type(model).__name__}")
         if self.cfg.token_head_name not in getattr(model, "token_heads", {}):
-            model.register_token_head(self.cfg.token_head_name, len(self.labels))
+            model.register_token_head(self.cfg.token_head_name, len(self.labels), self.cfg.crf)
         return apply_peft(model, self.cfg)
 
     def build_criterion(self, cfg, from_checkpoint=False):
