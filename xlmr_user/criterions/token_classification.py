@@ -67,7 +67,9 @@ class TokenClassificationCriterion(FairseqCriterion):
         if task.cfg.crf and task.cfg.label_all_pieces:
             raise ConfigError("--crf scores the sequence of words (their first pieces): it takes no "
                               "--label-all-pieces")
-        self.forbidden = [torch.from_numpy(np.maximum(f, FORBIDDEN)).float() for f in self.decoder.forbidden]
+        for name, f in zip(("start", "trans", "end"), self.decoder.forbidden):  # buffers: they follow .to(device)
+            self.register_buffer(f"forbidden_{name}", torch.from_numpy(np.maximum(f, FORBIDDEN)).float(),
+                                 persistent=False)
 
     def forward(self, model, sample, reduce=True):
         logits, _ = token_logits(model, sample["net_input"]["src_tokens"], self.head,
@@ -99,7 +101,8 @@ class TokenClassificationCriterion(FairseqCriterion):
         mask = torch.arange(at.size(1), device=at.device) < n.unsqueeze(1)  # (B, W)
         emissions = logits.gather(1, at.unsqueeze(2).expand(-1, -1, logits.size(2)))  # (B, W, K)
         tags = target.gather(1, at).masked_fill(~mask, 0)
-        start, trans, end = (s.float() + f.to(s.device) for s, f in zip(crf, self.forbidden))
+        forbidden = (self.forbidden_start, self.forbidden_trans, self.forbidden_end)
+        start, trans, end = (s.float() + f for s, f in zip(crf, forbidden))
         return crf_nll(emissions, tags, mask, start, trans, end).sum()
 
     def counts(self, logits, sample, crf=None) -> dict:

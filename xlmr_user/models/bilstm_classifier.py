@@ -98,13 +98,13 @@ class PooledClassificationHead(nn.Module):
 
 @register_model("bilstm_classifier", dataclass=BiLSTMClassifierConfig)
 class BiLSTMClassifier(BaseFairseqModel):
-    def __init__(self, cfg, dictionary):
+    def __init__(self, cfg, dictionary, extra_input_dim: int = 0):
         super().__init__()
         self.cfg = cfg
         self.padding_idx = dictionary.pad()
         self.embed_tokens = nn.Embedding(len(dictionary), cfg.encoder_embed_dim, self.padding_idx)
         self.dropout = SequenceDropout(cfg.dropout, cfg.dropout_mask)
-        dims = [cfg.encoder_embed_dim] + [2 * cfg.encoder_hidden_dim] * cfg.encoder_layers
+        dims = [cfg.encoder_embed_dim + extra_input_dim] + [2 * cfg.encoder_hidden_dim] * cfg.encoder_layers
         self.layers = nn.ModuleList(BiLSTMLayer(d, cfg.encoder_hidden_dim, self.dropout) for d in dims[:-1])
         self.output_dim = 2 * cfg.encoder_hidden_dim * (2 if cfg.pooling == "max_mean" else 1)
         self.classification_heads = nn.ModuleDict()

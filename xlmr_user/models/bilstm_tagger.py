@@ -30,8 +30,7 @@ from fairseq.utils import safe_getattr
 from torch import nn
 
 from ..modules.token_head import TokenHeads
-from .bilstm_classifier import (BiLSTMClassifier, BiLSTMClassifierConfig, BiLSTMLayer, bilstm_classifier,
-                                bilstm_classifier_tiny)
+from .bilstm_classifier import BiLSTMClassifier, BiLSTMClassifierConfig, bilstm_classifier, bilstm_classifier_tiny
 
 
 @dataclass
@@ -68,14 +67,12 @@ class PieceSpelling(nn.Module):
 @register_model("bilstm_tagger", dataclass=BiLSTMTaggerConfig)
 class BiLSTMTagger(TokenHeads, BiLSTMClassifier):
     def __init__(self, cfg, dictionary):
-        super().__init__(cfg, dictionary)
+        super().__init__(cfg, dictionary, extra_input_dim=cfg.char_filters)  # the characters beside the embeddings
         self.token_head_dim, self.token_head_dropout = 2 * cfg.encoder_hidden_dim, cfg.pooler_dropout
         self.chars = None
         if cfg.char_filters > 0:
             self.chars = PieceSpelling(dictionary.symbols, cfg.char_embed_dim, cfg.char_filters, cfg.char_width,
                                        cfg.max_chars)
-            self.layers[0] = BiLSTMLayer(cfg.encoder_embed_dim + cfg.char_filters, cfg.encoder_hidden_dim,
-                                         self.dropout)
 
     @classmethod
     def build_model(cls, cfg, task):
