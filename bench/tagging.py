@@ -4,8 +4,8 @@ feature CRF and transformers' XLMRobertaForTokenClassification, through the reci
 1. CoNLL-2003 English NER (``examples/conll2003/run.sh``, dev to select, test to report):
    the plugin's ``xlmr_small`` beside the transformers peer of the same size on the same
    token ids (their training tokens/s side by side), then ``bilstm_tagger`` beside
-   ``bilstm_tagger --crf`` (constrained decoding against a CRF layer), then the feature CRF
-   (:mod:`bench.crf`).  Entity F1 per type; every plugin model scored with constrained and
+   ``bilstm_tagger --crf`` (constrained decoding against a CRF layer; with ``--word-dropout P``,
+   ``--crf`` beside ``--crf --word-dropout P``), then the feature CRF (:mod:`bench.crf`).  Entity F1 per type; every plugin model scored with constrained and
    with argmax decoding.
 2. WikiANN zero-shot (``examples/wikiann/run.sh``): fine-tuned on English, entity F1 on the
    test set of each of the 12 languages: ``xlmr_small`` from scratch beside ``xlmr_small``
@@ -17,6 +17,7 @@ feature CRF and transformers' XLMRobertaForTokenClassification, through the reci
 Each system trains for ``--minutes`` at most, two side by side with ``--threads`` each.
 Results: ``bench/results/<date>-tagging.{json,md}``.
 """
+import argparse
 import datetime
 import json
 import math
@@ -110,18 +111,25 @@ def fresh(*paths: Path) -> None:
 def conll2003(work: Path, args) -> dict:
     src = Path(args.conll2003)
     data = work / "conll2003-data"
-    xlmr, bilstm, layer = (work / f"conll2003-{n}" for n in ("xlmr_small", "bilstm_tagger", "bilstm_tagger-crf"))
+    xlmr = work / "conll2003-xlmr_small"
+    # the second pair: the recipe's BiLSTM conf with the CRF layer off / on, or with it on, word dropout off / on
+    pair2 = ([("plugin bilstm_tagger --crf", "bilstm_tagger-crf", {"crf": True}),
+              (f"plugin bilstm_tagger --crf --word-dropout {args.word_dropout:g}", "bilstm_tagger-crf-wd",
+               {"crf": True, "word-dropout": args.word_dropout})] if args.word_dropout else
+             [("plugin bilstm_tagger", "bilstm_tagger", {"crf": False}),
+              ("plugin bilstm_tagger --crf", "bilstm_tagger-crf", {"crf": True})])
+    (name_b, bilstm, conf_b), (name_c, layer, conf_c) = ((n, work / f"conll2003-{d}", c) for n, d, c in pair2)
     base = ["--from", str(src), "--data", str(data)]
     kept = kept_pair(work / "conll2003-pair1.json", args)
     if not kept:
-        fresh(xlmr, bilstm)
+        fresh(xlmr)
         # the data once (stages 1-2); the BiLSTM and the transformers peer read the same token ids
         run_jobs([recipe_job("prepare", "conll2003", xlmr, args, *base, "--stop-stage", "2")], args.threads)
     conf = read_config(str(ROOT / "examples" / "conll2003" / "conf" / "train_bilstm.yaml"))
-    for exp, crf in ((bilstm, False), (layer, True)):  # the recipe's BiLSTM conf, the CRF layer off / on
+    for exp, changes in ((bilstm, conf_b), (layer, conf_c)):
         fresh(exp)
         shutil.copytree(xlmr / "data-bin", exp / "data-bin")
-        (exp / "train.yaml").write_text(yaml.safe_dump({**conf, "crf": crf}, sort_keys=False))
+        (exp / "train.yaml").write_text(yaml.safe_dump({**conf, **changes}, sort_keys=False))
     meta = json.loads((xlmr / "data-bin" / "meta.json").read_text())
     per_epoch = math.ceil(meta["splits"]["train"] / 32)
     validate_every = max(50, math.ceil(per_epoch / 4))  # the template's auto interval
@@ -138,9 +146,9 @@ def conll2003(work: Path, args) -> dict:
         kept = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "minutes": args.minutes,
                 "peak_rss_mb": [a.peak_rss_mb, peer.peak_rss_mb]}
         (work / "conll2003-pair1.json").write_text(json.dumps(kept))
-    b = recipe_job("plugin bilstm_tagger", "conll2003", bilstm, args, *base, "--arch", "bilstm_tagger",
+    b = recipe_job(name_b, "conll2003", bilstm, args, *base, "--arch", "bilstm_tagger",
                    "--stage", "3", "--train-config", str(bilstm / "train.yaml"))
-    c = recipe_job("plugin bilstm_tagger --crf", "conll2003", layer, args, *base, "--arch", "bilstm_tagger",
+    c = recipe_job(name_c, "conll2003", layer, args, *base, "--arch", "bilstm_tagger",
                    "--stage", "3", "--train-config", str(layer / "train.yaml"))
     print(f"CoNLL-2003: {b.name} beside {c.name}", file=sys.stderr)
     run_jobs([b, c], args.threads, concurrent=True)
@@ -159,7 +167,7 @@ def conll2003(work: Path, args) -> dict:
     rows.append({"system": crf.name, "train_wall_s": c["train_s"], "valid": c["sets"]["valid"],
                  "test": c["sets"]["test"], "peak_rss_mb": rss(crf)})
     return {"systems": rows, "types": sorted(rows[-1]["test"].get("f1_per_type", {})),
-            "minutes": {"xlmr_small / transformers": kept["minutes"], "bilstm_tagger / --crf / CRF": args.minutes}}
+            "minutes": {"xlmr_small / transformers": kept["minutes"], "the BiLSTM pair / CRF": args.minutes}}
 
 
 def kept_pair(record: Path, args):
@@ -229,7 +237,7 @@ def markdown(result: dict) -> str:
         rows.append({"system": "the issue's reference CRF (python-crfsuite)",
                      "test F1": ISSUE_CRF["conll2003"]["test"], "dev F1": ISSUE_CRF["conll2003"]["dev"]})
         text.append(markdown_table(rows, list(rows[0])))
-        text += ["", "For the `--crf` row, argmax is each word's best emission without the CRF's transitions "
+        text += ["", "For the `--crf` rows, argmax is each word's best emission without the CRF's transitions "
                  "(a diagnostic: the model decodes with them)."]
     for part, title in (("wikiann", "WikiANN NER, zero-shot from English (test F1)"),
                         ("udpos", "UD part-of-speech tags, zero-shot from English (test accuracy)")):
@@ -266,12 +274,17 @@ def goals(result: dict) -> list:
         crf = max(rows["feature CRF (sklearn-crfsuite)"]["test"]["f1"], ISSUE_CRF["conll2003"]["test"])
         out.append({"goal": "CoNLL-2003: the plugin's best from-scratch tagger above the better CRF",
                     "met": ours["test"]["f1"] > crf, "detail": f"{ours['system']} {ours['test']['f1']} vs {crf}"})
-        plain, layer = rows["plugin bilstm_tagger"], rows.get("plugin bilstm_tagger --crf")
-        if layer:  # results of before the CRF layer have no such row
+        plain, layer = rows.get("plugin bilstm_tagger"), rows.get("plugin bilstm_tagger --crf")
+        dropped = next((s for k, s in rows.items() if "--word-dropout" in k), None)
+        if plain and layer:  # results of before the CRF layer, or of the word-dropout pair, have no such row
             out.append({"goal": "a CRF layer (bilstm_tagger --crf) above constrained decoding (bilstm_tagger), "
                                 "else off by default",
                         "met": layer["test"]["f1"] > plain["test"]["f1"],
                         "detail": f"test F1 {layer['test']['f1']} vs {plain['test']['f1']}"})
+        if layer and dropped:
+            out.append({"goal": f"{dropped['system']} above {layer['system']}, else off in the recipes",
+                        "met": dropped["test"]["f1"] > layer["test"]["f1"],
+                        "detail": f"test F1 {dropped['test']['f1']} vs {layer['test']['f1']}"})
         peer = rows["transformers XLMRobertaForTokenClassification"]
         mine = rows["plugin xlmr_small"]
         out.append({"goal": "the plugin's encoder at least as fast as the transformers peer (training updates/min)",
@@ -294,6 +307,8 @@ def rerender(path: str, args) -> int:
     work = Path(args.work)
     exps = {"plugin xlmr_small": "conll2003-xlmr_small", "plugin bilstm_tagger": "conll2003-bilstm_tagger",
             "plugin bilstm_tagger --crf": "conll2003-bilstm_tagger-crf"}
+    exps.update({row["system"]: "conll2003-bilstm_tagger-crf-wd" for row in result.get("conll2003", {}).get(
+        "systems", []) if "--word-dropout" in row["system"]})
     for part in ("conll2003", "wikiann", "udpos"):
         for row in result.get(part, {}).get("systems", []):
             name = exps.get(row["system"]) or (f"{part}-scratch" if "scratch" in row["system"] else
@@ -338,6 +353,13 @@ def run(args) -> int:
     return 0
 
 
+def share(text: str) -> float:
+    p = float(text)
+    if not 0 <= p <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 and 1")
+    return p
+
+
 def add_parser(sub):
     p = sub.add_parser("tagging", help=__doc__.split("\n\n")[0])
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
@@ -346,6 +368,9 @@ def add_parser(sub):
     p.add_argument("--udpos", default=str(SHARED / "udpos"), help="UD-POS in LANG/{train,dev,test}.tsv")
     p.add_argument("--pretrained", help="a pretrained model directory (default: pretrain one, or reuse it)")
     p.add_argument("--arch", default="xlmr_small", help="the cross-lingual parts' encoder (the pretrained model's size)")
+    p.add_argument("--word-dropout", type=share, default=0.0, metavar="P",
+                   help="the second CoNLL-2003 pair: the BiLSTM with the CRF layer, word dropout off / P "
+                        "(default: the CRF layer off / on)")
     p.add_argument("--recipe-args", default="", help="more recipe options for every run, as one string")
     p.add_argument("--minutes", type=float, default=15.0, help="training minutes per system")
     p.add_argument("--pretrain-minutes", type=float, default=60.0)

@@ -433,13 +433,38 @@ def test_bilstm_tagger_reads_each_pieces_spelling(ner_bin):
     from omegaconf import OmegaConf
 
     stored = OmegaConf.to_container(plain.cfg) if OmegaConf.is_config(plain.cfg) else dict(vars(plain.cfg))
-    stored = {k: v for k, v in stored.items() if not k.startswith("char") and k != "max_chars"}
+    stored = {k: v for k, v in stored.items() if not k.startswith("char") and k not in ("max_chars", "word_dropout")}
     rebuilt = task.build_model(OmegaConf.create(stored), from_checkpoint=True)
     rebuilt.load_state_dict(plain.state_dict())  # strict: the same parameters
+    assert rebuilt.chars is None and rebuilt.word_dropout == 0.0
     # an even window: as many positions out as characters in
     _, even, _, _ = helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
                                   "token_classification", "--char-filters", "8", "--char-width", "4")
     assert even.chars(tokens).shape == (1, 3, 8)
+
+
+def test_bilstm_word_dropout_hides_embeddings_not_spelling(ner_bin):
+    def features(model, sentence):
+        return model(torch.tensor([sentence]))[0]
+
+    for chars in ("0", "8"):
+        task, model, _, _ = helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
+                                          "token_classification", "--word-dropout", "1", "--dropout", "0",
+                                          "--char-filters", chars)
+        d = task.source_dictionary
+        one, other = [d.bos(), d.nspecial, d.nspecial + 1, d.eos()], [d.bos(), d.nspecial + 2, d.nspecial + 3, d.eos()]
+        unk = [d.bos(), d.unk(), d.unk(), d.eos()]
+        model.train()  # every piece but the specials gets <unk>'s embedding
+        assert torch.equal(features(model, one), features(model, other)) == (chars == "0")
+        model.eval()  # off outside training
+        assert not torch.equal(features(model, one), features(model, other))
+        if chars == "0":  # in training, the pieces of `one` were <unk>'s, the specials were not
+            unk_features = features(model, unk)
+            assert not torch.equal(unk_features, features(model, [d.unk()] * 4))
+            model.train()
+            assert torch.equal(features(model, one), unk_features)
+    assert helpers.build("token_classification", str(ner_bin), "bilstm_tagger_tiny",
+                         "token_classification")[1].word_dropout == 0.0
 
 
 @pytest.mark.parametrize("arch,flag", [("xlmr_tiny", "--dropout"), ("bilstm_tagger_tiny", "--pooler-dropout")])

@@ -16,6 +16,9 @@ before them still load; the recipes' conf turns them on with 64) are Ma & Hovy (
 CNN, run over the spelling the dictionary gives each piece, so a piece seen rarely in
 training still shows that it is capitalised, a number, or ends in ``-burg``.  With them
 the first layer's input is wider than its output, so it has no residual connection.
+``--word-dropout P`` gives a share P of the training pieces ``<unk>``'s embedding (uniformly;
+Lample et al. 2016 do it to singletons), so that the tagger has learnt to tag a piece from its
+spelling and its neighbours when it has no embedding of its own.
 
 | arch                | embed | hidden (per direction) | layers |
 |---------------------|-------|------------------------|--------|
@@ -41,6 +44,9 @@ class BiLSTMTaggerConfig(BiLSTMClassifierConfig):
                 "the recipes use 64)"})
     char_width: int = field(default=3, metadata={"help": "the character CNN's window"})
     max_chars: int = field(default=16, metadata={"help": "characters of a piece the CNN reads (its first ones)"})
+    word_dropout: float = field(default=0.0, metadata={
+        "help": "share of pieces whose embedding is <unk>'s in training (their spelling still reaches the "
+                "character CNN), so the tagger learns what to do with pieces it has no embedding for"})
 
 
 class PieceSpelling(nn.Module):
@@ -69,6 +75,7 @@ class BiLSTMTagger(TokenHeads, BiLSTMClassifier):
     def __init__(self, cfg, dictionary):
         super().__init__(cfg, dictionary, extra_input_dim=cfg.char_filters)  # the characters beside the embeddings
         self.token_head_dim, self.token_head_dropout = 2 * cfg.encoder_hidden_dim, cfg.pooler_dropout
+        self.word_dropout, self.unk_idx, self.nspecial = cfg.word_dropout, dictionary.unk(), dictionary.nspecial
         self.chars = None
         if cfg.char_filters > 0:
             self.chars = PieceSpelling(dictionary.symbols, cfg.char_embed_dim, cfg.char_filters, cfg.char_width,
@@ -81,7 +88,11 @@ class BiLSTMTagger(TokenHeads, BiLSTMClassifier):
 
     def forward(self, src_tokens, src_lengths=None, features_only=True, return_all_hiddens=False, **kwargs):
         mask = src_tokens.ne(self.padding_idx)  # (B, T)
-        x = self.embed_tokens(src_tokens)  # (B, T, E)
+        pieces = src_tokens
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(src_tokens.shape, device=src_tokens.device).lt(self.word_dropout)  # (B, T)
+            pieces = src_tokens.masked_fill(drop & src_tokens.ge(self.nspecial), self.unk_idx)
+        x = self.embed_tokens(pieces)  # (B, T, E)
         if self.chars is not None:
             x = torch.cat([x, self.chars(src_tokens)], dim=-1)  # (B, T, E + F)
         x = self.dropout(x)
@@ -100,6 +111,7 @@ def bilstm_tagger(cfg):
     cfg.char_filters = safe_getattr(cfg, "char_filters", 0)
     cfg.char_width = safe_getattr(cfg, "char_width", 3)
     cfg.max_chars = safe_getattr(cfg, "max_chars", 16)
+    cfg.word_dropout = safe_getattr(cfg, "word_dropout", 0.0)
     bilstm_classifier(cfg)
 
 
